@@ -1,0 +1,3 @@
+from eipfsck.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Checks: pure functions from the Model to Findings, defined once in the catalogue."""

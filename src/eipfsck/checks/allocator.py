@@ -1,0 +1,321 @@
+"""Checks of the allocator's published view against the owners: C01, C02, C03, C14, C15."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from eipfsck.addresses import Address, Family, format_ip
+from eipfsck.checks.finding import Finding, claim_json
+from eipfsck.intervals import IntervalSet
+from eipfsck.kubeovn.counting import CountIndex, ip_cr_rules
+from eipfsck.kubeovn.owners import AddrCR, Claim
+from eipfsck.kubeovn.status import STATUS_FIELDS, format_ranges
+from eipfsck.kubeovn.subnet import FamilySpace, SubnetInfo
+from eipfsck.model import OWNER_KINDS, Model
+
+# InitIPAM restores Vips, then IptablesEIPs, then OvnEips (init.go): the order in
+# which half-restored owners took their phantom IPv6.
+_RESTORE_ORDER = {"Vip": 0, "IptablesEIP": 1, "OvnEip": 2}
+
+
+def _interval_text(fs: FamilySpace, ivs: IntervalSet, value: int) -> str:
+    for lo, hi in ivs.intervals:
+        if lo <= value <= hi:
+            return format_ranges(fs.family, IntervalSet([(lo, hi)]))
+    return ""
+
+
+def _nb_json(model: Model, address: Address) -> list[dict[str, Any]]:
+    return [{**r.row.as_json(), "in": r.container} for r in model.nb_at(address)]
+
+
+def _former_owner(key: str) -> str:
+    if key.startswith("node-"):
+        return f"Node {key[len('node-'):]}"
+    if "/" in key:
+        return f"pod or VM {key}"
+    if key.startswith(("u2o-interconnection.", "mcast-querier.")):
+        return "a subnet address"
+    return f"an OvnEip, IptablesEIP or Vip named {key}"
+
+
+def _half_restored(model: Model, s: SubnetInfo) -> list[AddrCR]:
+    """Dual-stack Vips/EIPs whose IPv4 is held but whose real IPv6 is marked available."""
+    v6 = s.families.get("ipv6")
+    if v6 is None or v6.available is None or "ipv4" not in s.families:
+        return []
+    out = []
+    for cr in model.inventory.addr_crs():
+        if cr.subnet != s.name:
+            continue
+        has_v4 = any(a.family == "ipv4" for a in cr.addresses)
+        real_v6 = [a for a in cr.addresses if a.family == "ipv6"]
+        if has_v4 and real_v6 and all(a.value in v6.available for a in real_v6):
+            out.append(cr)
+    return sorted(out, key=lambda c: (_RESTORE_ORDER[c.ref.kind], c.ref.name))
+
+
+def leaks(model: Model) -> Iterator[Finding]:
+    """leaked-ip and phantom-v6-restore: addresses in use that nothing claims."""
+    searched = [k for k in OWNER_KINDS if model.snapshot.has(k)] + [
+        "subnet U2O/multicast status", "in-flight requests (pods, EIP/Vip specs, NAT gateway "
+        "lanIp, egress gateways, Services)"]
+    for s in sorted(model.subnets.values(), key=lambda x: x.name):
+        for fam, fs in sorted(s.families.items()):
+            if fs.using is None:
+                continue
+            gateways = IntervalSet.of_points([fs.gateway] if fs.gateway is not None else [])
+            candidates = fs.using - fs.excluded - gateways - model.space(s.name, fam).claimed
+            if not candidates:
+                continue
+            if fam == "ipv6":
+                owners = _half_restored(model, s)
+                phantoms = candidates.lowest(len(owners))
+                for owner, value in zip(owners, phantoms, strict=False):
+                    yield _phantom(model, s, fs, owner, value)
+                candidates = candidates - IntervalSet.of_points(phantoms)
+            yield from _leaked(model, s, fs, candidates, searched)
+
+
+def _phantom(model: Model, s: SubnetInfo, fs: FamilySpace, owner: AddrCR,
+             value: int) -> Finding:
+    addr = Address("ipv6", value)
+    real = [str(a) for a in owner.addresses if a.family == "ipv6"]
+    assert fs.using is not None
+    return Finding(
+        "phantom-v6-restore", "warning",
+        f"{addr} is held with no owner; it is the phantom IPv6 of {owner.ref} "
+        f"(whose real IPv6 {', '.join(real)} is marked available)",
+        s.name, "ipv6", addr, (owner.ref, s.ref),
+        {"status_range": {"field": f"status.{STATUS_FIELDS['ipv6']['using']}",
+                          "interval": _interval_text(fs, fs.using, value)},
+         "paired_owner": owner.ref.as_json(), "owner_real_ipv6": real,
+         "owner_ipv4": [str(a) for a in owner.addresses if a.family == "ipv4"],
+         "why_paired": "InitIPAM restores this owner from its IPv4 only and files the lowest "
+                       "free IPv6 under its key; this is the lowest unowned IPv6 in use",
+         "nb_rows": _nb_json(model, addr)})
+
+
+def _leaked(model: Model, s: SubnetInfo, fs: FamilySpace, leaked: IntervalSet,
+            searched: list[str]) -> Iterator[Finding]:
+    assert fs.using is not None
+    fld = f"status.{STATUS_FIELDS[fs.family]['using']}"
+    listed = leaked.lowest(model.policy.max_listed)
+    for value in listed:
+        addr = Address(fs.family, value)
+        evidence: dict[str, Any] = {
+            "status_range": {"field": fld, "interval": _interval_text(fs, fs.using, value)},
+            "owners_searched": searched,
+            "nb_rows": _nb_json(model, addr),
+            "confirmed": False, "observations": 1,
+        }
+        alloc = model.allocations.get((s.name, addr))
+        message = f"{addr} is in {s.name}'s using range but no object owns it"
+        if alloc is not None:
+            evidence["ipam_key"] = alloc.key
+            evidence["former_owner"] = _former_owner(alloc.key)
+            evidence["controller_log"] = {"file": alloc.source, "line": alloc.line_no,
+                                          "time": alloc.time}
+            message += f" (IPAM key {alloc.key!r} from the controller log)"
+        yield Finding("leaked-ip", "error", message, s.name, fs.family, addr, (s.ref,), evidence)
+    rest = leaked - IntervalSet.of_points(listed)
+    if rest:
+        yield Finding(
+            "leaked-ip", "error",
+            f"{rest.size()} more addresses in {s.name}'s using range have no owner",
+            s.name, fs.family, None, (s.ref,),
+            {"ranges": format_ranges(fs.family, rest, limit=32), "count": rest.size(),
+             "status_field": fld, "owners_searched": searched, "confirmed": False,
+             "observations": 1,
+             "note": "listed by range: that many leaks usually means the status is stale or "
+                     "the scan missed an owner kind"})
+
+
+def owner_ip_available(model: Model) -> Iterator[Finding]:
+    inv = model.inventory
+    vip_by_port = {v.reserved_by: v for v in inv.vips.values() if v.reserved_by}
+    for s in sorted(model.subnets.values(), key=lambda x: x.name):
+        for fam, fs in sorted(s.families.items()):
+            if fs.available is None:
+                continue
+            space = model.space(s.name, fam)
+            hits = space.owned & fs.available
+            for lo, hi in hits.intervals:
+                for value in range(lo, hi + 1):  # owned addresses: bounded by the objects
+                    owners = [c for c in space.by_address[value] if c.role == "owner"]
+                    yield _owner_available(model, s, fs, value, owners, vip_by_port)
+
+
+def _owner_available(model: Model, s: SubnetInfo, fs: FamilySpace, value: int,
+                     owners: list[Claim], vip_by_port: dict[str, AddrCR]) -> Finding:
+    addr = Address(fs.family, value)
+    causes = []
+    for c in owners:
+        if not c.restored:
+            causes.append(f"{c.ref} is not restored at leader start ({_restore_gap(model, c)})")
+        pod = model.inventory.pods.get((c.ref.namespace or "", c.ref.name)) \
+            if c.ref.kind == "Pod" else None
+        if pod is not None:
+            for nic in pod.nics:
+                vip = vip_by_port.get(nic.port)
+                if vip is not None and addr in vip.addresses:
+                    causes.append(f"the pod took over {vip.ref}: the controller released the "
+                                  "Vip's entry and filed nothing for the pod")
+    if not causes:
+        causes.append("stale status, or an owner skipped at the last leader start (an IP or "
+                      "MAC conflict)")
+    assert fs.available is not None
+    return Finding(
+        "owner-ip-available", "error",
+        f"{addr} is owned by {', '.join(str(c.ref) for c in owners)} but marked available",
+        s.name, fs.family, addr, tuple(c.ref for c in owners),
+        {"owners": [claim_json(c) for c in owners],
+         "status_range": {"field": f"status.{STATUS_FIELDS[fs.family]['available']}",
+                          "interval": _interval_text(fs, fs.available, value)},
+         "causes": causes, "nb_rows": _nb_json(model, addr)})
+
+
+def _restore_gap(model: Model, c: Claim) -> str:
+    if c.ref.kind == "OvnEip":
+        eip = model.inventory.ovn_eips.get(c.ref.name)
+        if eip is not None and not eip.subnet_field:
+            return "spec.externalSubnet is empty"
+    if c.ref.kind in ("Vip", "OvnEip", "IptablesEIP") and c.address.family == "ipv6":
+        return "InitIPAM restores its IPv4 only"
+    if c.ref.kind == "Subnet":
+        return "multicast-querier IPs are never restored"
+    return "not restored"
+
+
+def status_ranges(model: Model) -> Iterator[Finding]:
+    """status-range-invalid: parse errors and ranges that do not partition the universe."""
+    for s in sorted(model.subnets.values(), key=lambda x: x.name):
+        for p in s.problems:
+            yield Finding("status-range-invalid", "error",
+                          f"subnet {s.name}: {p.field}: {p.message}", s.name,
+                          subjects=(s.ref,), evidence={"field": p.field, "error": p.message})
+        for fam, fs in sorted(s.families.items()):
+            if fs.using is None or fs.available is None:
+                continue
+            names = STATUS_FIELDS[fam]
+            overlap = fs.using & fs.available
+            if overlap:
+                yield _range_finding(s, fam, "using and available overlap",
+                                     {"overlap": format_ranges(fam, overlap, 16)})
+            outside = (fs.using | fs.available) - fs.universe
+            if outside:
+                yield _range_finding(s, fam, f"range members outside {fs.cidr}",
+                                     {"outside": format_ranges(fam, outside, 16)})
+            gateways = IntervalSet.of_points([fs.gateway] if fs.gateway is not None else [])
+            missing = fs.universe - fs.using - fs.available - fs.excluded - gateways
+            if missing:
+                yield _range_finding(
+                    s, fam, "addresses in neither range nor excludeIps",
+                    {"missing": format_ranges(fam, missing, 16), "count": missing.size(),
+                     "fields": [names["using"], names["available"]]})
+
+
+def _range_finding(s: SubnetInfo, fam: Family, what: str, ev: dict[str, Any]) -> Finding:
+    return Finding("status-range-invalid", "error", f"subnet {s.name} ({fam}): {what}",
+                   s.name, fam, None, (s.ref,), ev)
+
+
+def status_counts(model: Model) -> Iterator[Finding]:
+    """status-count-mismatch: stale counts, and counts the using range cannot explain."""
+    index = CountIndex(model.inventory)
+    rules = ip_cr_rules(model.version)
+    for s in sorted(model.subnets.values(), key=lambda x: x.name):
+        if not s.families:
+            continue
+        tries = {rule: index.counted(s, rule, model.version) for rule in rules}
+        yield from _stale_counts(model, s, tries)
+        counted = next(iter(tries.values()))
+        for _fam, fs in sorted(s.families.items()):
+            yield from _range_delta(model, s, fs, counted)
+
+
+def _stale_counts(model: Model, s: SubnetInfo, tries: dict[str, list[Any]]) -> Iterator[Finding]:
+    for fam, fs in sorted(s.families.items()):
+        names = STATUS_FIELDS[fam]
+        for attr, field_key in (("using_count", "using_count"),
+                                ("available_count", "available_count")):
+            status = getattr(fs, attr)
+            if status is None:
+                continue
+            expected = {}
+            for rule, counted in tries.items():
+                using = len(counted)
+                expected[rule] = using if attr == "using_count" else max(
+                    fs.cidr.address_count() - fs.excluded_addresses - using, 0)
+            if any(status.matches(v) for v in expected.values()):
+                continue
+            value = next(iter(expected.values()))
+            yield Finding(
+                "status-count-mismatch", "warning",
+                f"subnet {s.name}: status.{names[field_key]} is {status.text} but its objects "
+                f"give {value}: the status is stale",
+                s.name, fam, None, (s.ref,),
+                {"field": f"status.{names[field_key]}", "status": status.text,
+                 "recount": expected, "formula": "IP CRs (minus those in non-gateway "
+                 "excludeIps) + Vips{ip_reserved=''} + IptablesEIPs + OvnEips labelled with "
+                 "the subnet" + ("" if attr == "using_count" else
+                                 "; available = 2^hostbits - 2 - excluded - using"),
+                 "version": str(model.version) if model.version else None})
+
+
+def _range_delta(model: Model, s: SubnetInfo, fs: FamilySpace, counted: list[Any]
+                 ) -> Iterator[Finding]:
+    count = fs.using_count
+    if fs.using is None or count is None:
+        return
+    size = fs.using.size()
+    if count.matches(size):
+        return
+    fam = fs.family
+    deltas: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    anomalies = 0
+    for item in counted:
+        mine = [a for a in item.addresses if a.family == fam]
+        if not mine:
+            deltas.append({"delta": "+1", "object": str(item.ref), "ip": None,
+                           "reason": f"counted for both families but has no {fam} address",
+                           "legitimate": True})
+            continue
+        a = mine[0]
+        if a.value in fs.using and a.value not in seen:
+            seen.add(a.value)
+            continue
+        if a.value in fs.using:
+            reason, legit = "counted twice: another counted object has the same address", False
+        elif a.value in fs.excluded:
+            reason, legit = "inside excludeIps: held, counted, invisible in the ranges", True
+        elif not fs.cidr.contains(a.value):
+            reason, legit = f"outside {fs.cidr}", False
+        elif fs.available is not None and a.value in fs.available:
+            reason, legit = "marked available", False
+        else:
+            reason, legit = "in neither range", False
+        anomalies += not legit
+        deltas.append({"delta": "+1", "object": str(item.ref), "ip": str(a), "reason": reason,
+                       "legitimate": legit})
+    uncounted = fs.using - IntervalSet.of_points(seen)
+    for value in uncounted.lowest(64):
+        claims = model.claims_at(s.name, Address(fam, value))
+        who = ", ".join(str(c.ref) for c in claims if c.role == "owner")
+        deltas.append({"delta": "-1", "ip": format_ip(fam, value), "object": who or None,
+                       "reason": "held by an owner the count does not include" if who
+                       else "no owner", "legitimate": False})
+    anomalies += uncounted.size()
+    if not anomalies:
+        return
+    names = STATUS_FIELDS[fam]
+    yield Finding(
+        "status-count-mismatch", "warning",
+        f"subnet {s.name}: status.{names['using_count']} is {count.text} but "
+        f"status.{names['using']} holds {size} addresses",
+        s.name, fam, None, (s.ref,),
+        {"field": f"status.{names['using_count']}", "status": count.text,
+         "using_range_size": size, "delta": deltas[:100],
+         "delta_truncated": max(len(deltas) - 100, 0) + max(uncounted.size() - 64, 0)})

@@ -1,0 +1,63 @@
+"""Former owners of leaked IPs, from a kube-ovn-controller log.
+
+The allocator logs every allocation with the IPAM key it files the address under
+(pkg/ipam/ipam.go): "allocate v4 A, v6 B, mac M for KEY from subnet S", with
+IPv4-only and IPv6-only variants and an "from ippool P in subnet S" form. The last
+such line for a leaked address names the key that still holds it (§8 C01).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from eipfsck.addresses import Address, try_parse_ip
+from eipfsck.errors import InputError, UsageError
+
+_ALLOCATE = re.compile(
+    r"allocate (?:v4 (?P<v4>[^,\s]*),\s*)?(?:v6 (?P<v6>[^,\s]*),\s*)?mac (?P<mac>\S*) "
+    r"for (?P<key>\S+) from (?:ippool \S+ in )?subnet (?P<subnet>\S+)"
+)
+_KLOG_TIME = re.compile(r"^[IWEF](\d{4} \d\d:\d\d:\d\d\.\d+)")
+
+
+@dataclass(frozen=True)
+class Allocation:
+    key: str
+    subnet: str
+    address: Address
+    line_no: int
+    time: str | None
+    source: str
+
+
+def parse_allocations(lines: list[str], source: str) -> dict[tuple[str, Address], Allocation]:
+    """The last allocation of each (subnet, address) seen in the log."""
+    out: dict[tuple[str, Address], Allocation] = {}
+    for no, line in enumerate(lines, start=1):
+        if "allocate " not in line:
+            continue
+        m = _ALLOCATE.search(line)
+        if m is None:
+            continue
+        t = _KLOG_TIME.match(line)
+        for group in ("v4", "v6"):
+            for part in (m.group(group) or "").split(","):
+                addr = try_parse_ip(part)
+                if addr is not None:
+                    out[(m.group("subnet"), addr)] = Allocation(
+                        m.group("key"), m.group("subnet"), addr, no,
+                        t.group(1) if t else None, source)
+    return out
+
+
+def read_controller_log(path: str) -> dict[tuple[str, Address], Allocation]:
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{p}: no such controller log")
+    try:
+        text = p.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read controller log ({exc.strerror})") from None
+    return parse_allocations(text.splitlines(), str(p))

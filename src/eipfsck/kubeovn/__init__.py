@@ -1,0 +1,1 @@
+"""Kube-OVN knowledge: the one place that changes when Kube-OVN changes."""

@@ -1,0 +1,157 @@
+"""The IPAM model: derived once from a Snapshot, read by every check.
+
+Per subnet and family it holds the universe, the excluded set and the status
+sets (kubeovn.subnet), and an index of who claims each address there. Claims
+that name a subnet count for that subnet; claims that name none (or one that does
+not exist) count for every subnet whose CIDR contains the address, because a
+leak must never be reported where some object still names the IP.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from eipfsck.addresses import Address, Family
+from eipfsck.controller_log import Allocation
+from eipfsck.intervals import IntervalSet
+from eipfsck.kubeovn.names import Settings, Version, parse_version
+from eipfsck.kubeovn.northbound import NbRef, NbView, map_northbound
+from eipfsck.kubeovn.owners import Claim, Inventory, build_inventory
+from eipfsck.kubeovn.subnet import SubnetInfo, read_subnet
+from eipfsck.snapshot import Snapshot
+
+OWNER_KINDS = ("pods", "nodes", "ips.kubeovn.io", "vips.kubeovn.io", "ovn-eips.kubeovn.io",
+               "iptables-eips.kubeovn.io")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Scan thresholds an operator may tune."""
+
+    stuck_after: timedelta = timedelta(minutes=10)  # terminating-owner
+    max_listed: int = 256  # per subnet and family, before leaks are summarised by range
+
+
+@dataclass
+class SpaceClaims:
+    by_address: dict[int, list[Claim]] = field(default_factory=dict)
+    owned: IntervalSet = field(default_factory=IntervalSet)  # role "owner"
+    claimed: IntervalSet = field(default_factory=IntervalSet)  # any role
+
+
+@dataclass
+class Model:
+    snapshot: Snapshot
+    settings: Settings
+    version: Version | None
+    version_source: str
+    subnets: dict[str, SubnetInfo]
+    inventory: Inventory
+    nb: NbView | None
+    spaces: dict[tuple[str, Family], SpaceClaims]
+    nb_by_address: dict[Address, list[NbRef]]
+    allocations: dict[tuple[str, Address], Allocation] = field(default_factory=dict)
+    policy: Policy = field(default_factory=Policy)
+
+    def claims_at(self, subnet: str, address: Address) -> list[Claim]:
+        space = self.spaces.get((subnet, address.family))
+        return space.by_address.get(address.value, []) if space else []
+
+    def space(self, subnet: str, family: Family) -> SpaceClaims:
+        return self.spaces.get((subnet, family)) or SpaceClaims()
+
+    def nb_at(self, address: Address) -> list[NbRef]:
+        return self.nb_by_address.get(address, [])
+
+    def containing(self, address: Address) -> list[SubnetInfo]:
+        return [s for s in self.subnets.values() if s.contains(address.family, address.value)]
+
+    def missing_owner_kinds(self) -> list[str]:
+        return [k for k in OWNER_KINDS if not self.snapshot.has(k)]
+
+
+def detect_version(snap: Snapshot, nb: NbView | None) -> tuple[Version | None, str]:
+    if nb is not None and nb.version:
+        return parse_version(nb.version), "NB_Global external_ids:kube-ovn-version"
+    meta_version = parse_version(snap.meta.get("kube_ovn_version"))
+    if meta_version is not None:
+        return meta_version, "meta.json kube_ovn_version"
+    for dep in snap.items("deployments.apps"):
+        if dep["metadata"]["name"] != "kube-ovn-controller":
+            continue
+        for image in dep.get("spec", {}).get("images", []):
+            if isinstance(image, str) and ":" in image:
+                v = parse_version(image.rsplit(":", 1)[1])
+                if v is not None:
+                    return v, "kube-ovn-controller image tag"
+    return None, "unknown"
+
+
+def settings_from(snap: Snapshot, overrides: dict[str, Any] | None = None) -> Settings:
+    values: dict[str, Any] = {}
+    recorded = snap.meta.get("settings")
+    if isinstance(recorded, dict):
+        values.update({k: v for k, v in recorded.items() if k in Settings.__dataclass_fields__})
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return Settings(**values)
+
+
+def _index_claims(claims: list[Claim], subnets: dict[str, SubnetInfo]
+                  ) -> dict[tuple[str, Family], SpaceClaims]:
+    # Subnets by (family, prefix length) -> network, so that a claim naming no subnet
+    # is placed without scanning every subnet.
+    by_prefix: dict[tuple[Family, int], dict[int, list[str]]] = defaultdict(dict)
+    for s in subnets.values():
+        for fam, fs in s.families.items():
+            by_prefix[(fam, fs.cidr.prefixlen)].setdefault(fs.cidr.network, []).append(s.name)
+
+    def containing(a: Address) -> list[str]:
+        out: list[str] = []
+        bits = 32 if a.family == "ipv4" else 128
+        for (fam, plen), nets in by_prefix.items():
+            if fam == a.family:
+                mask = ((1 << plen) - 1) << (bits - plen)
+                out.extend(nets.get(a.value & mask, []))
+        return out
+
+    placed: dict[tuple[str, Family], dict[int, list[Claim]]] = defaultdict(dict)
+    for c in claims:
+        a = c.address
+        target = subnets.get(c.subnet) if c.subnet else None
+        names = [c.subnet] if target is not None and a.family in target.families else []
+        if target is None or not target.contains(a.family, a.value):
+            # Unknown or wrong subnet: protect the address wherever it lies.
+            names += [s for s in containing(a) if s not in names]
+        for name in names:
+            placed[(name, a.family)].setdefault(a.value, []).append(c)
+    out: dict[tuple[str, Family], SpaceClaims] = {}
+    for key, by_addr in placed.items():
+        owned = [v for v, cs in by_addr.items() if any(c.role == "owner" for c in cs)]
+        out[key] = SpaceClaims(by_addr, IntervalSet.of_points(owned),
+                               IntervalSet.of_points(by_addr))
+    return out
+
+
+def build_model(snap: Snapshot, settings: Settings | None = None,
+                allocations: dict[tuple[str, Address], Allocation] | None = None,
+                policy: Policy | None = None) -> Model:
+    settings = settings or settings_from(snap)
+    subnets: dict[str, SubnetInfo] = {}
+    for obj in snap.items("subnets.kubeovn.io"):
+        info = read_subnet(obj, settings.cluster_router)
+        subnets[info.name] = info
+    inventory = build_inventory(snap, subnets, settings)
+    nb = map_northbound(snap, inventory, subnets) if snap.nb is not None else None
+    version, source = detect_version(snap, nb)
+    nb_by_address: dict[Address, list[NbRef]] = defaultdict(list)
+    for ref in nb.refs if nb else []:
+        nb_by_address[ref.address].append(ref)
+    return Model(
+        snapshot=snap, settings=settings, version=version, version_source=source,
+        subnets=subnets, inventory=inventory, nb=nb,
+        spaces=_index_claims(inventory.claims, subnets), nb_by_address=dict(nb_by_address),
+        allocations=allocations or {}, policy=policy or Policy(),
+    )

@@ -1,0 +1,75 @@
+"""The scan, top to bottom: load → model → checks → report → exit code.
+
+Nothing here knows about typer or terminals; the CLI calls scan() and renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from eipfsck import exitcodes
+from eipfsck.checks.catalogue import SEVERITY_RANK
+from eipfsck.checks.runner import CheckRun, run_checks
+from eipfsck.controller_log import read_controller_log
+from eipfsck.errors import UsageError
+from eipfsck.model import Model, Policy, build_model, settings_from
+from eipfsck.report.document import build_report, inconclusive_reasons
+from eipfsck.snapshot import load_snapshot
+
+FAIL_ON = ("info", "warning", "error", "never")
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    snapshot: str | None
+    controller_log: str | None = None
+    only: list[str] = field(default_factory=list)
+    skip: list[str] = field(default_factory=list)
+    subnets: list[str] = field(default_factory=list)
+    fail_on: str = "warning"
+    settings: dict[str, Any] = field(default_factory=dict)
+    stuck_after: timedelta = Policy.stuck_after
+
+
+@dataclass
+class ScanResult:
+    model: Model
+    run: CheckRun
+    report: dict[str, Any]
+    exit_code: int
+
+
+def exit_code_for(run: CheckRun, inconclusive: list[str], fail_on: str) -> int:
+    code = exitcodes.CLEAN
+    if fail_on != "never":
+        floor = SEVERITY_RANK[fail_on]
+        if any(SEVERITY_RANK[f.severity] >= floor for f in run.findings):
+            code |= exitcodes.FINDINGS
+    if inconclusive:
+        code |= exitcodes.INCONCLUSIVE
+    return code
+
+
+def scan(opts: ScanOptions) -> ScanResult:
+    if opts.fail_on not in FAIL_ON:
+        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
+    if opts.snapshot is None:
+        raise UsageError(
+            "live collection from a cluster is not available in this version",
+            hint="capture a snapshot (see docs/snapshot-format.md) and run "
+                 "eipfsck scan --snapshot DIR",
+        )
+    snap = load_snapshot(opts.snapshot)
+    allocations = read_controller_log(opts.controller_log) if opts.controller_log else None
+    model = build_model(snap, settings_from(snap, opts.settings), allocations,
+                        Policy(stuck_after=opts.stuck_after))
+    unknown = [s for s in opts.subnets if s not in model.subnets]
+    if unknown:
+        raise UsageError(f"no subnet named {', '.join(unknown)} in the snapshot")
+    run = run_checks(model, opts.only, opts.skip, opts.subnets)
+    inconclusive = inconclusive_reasons(model)
+    code = exit_code_for(run, inconclusive, opts.fail_on)
+    report = build_report(model, run, opts.fail_on, code, opts.subnets or None)
+    return ScanResult(model, run, report, code)

@@ -1,0 +1,1 @@
+"""Report formats: each turns the one Report value into text."""
