@@ -63,7 +63,7 @@ def leaks(model: Model) -> Iterator[Finding]:
         "lanIp, egress gateways, Services)"]
     for s in sorted(model.subnets.values(), key=lambda x: x.name):
         for fam, fs in sorted(s.families.items()):
-            if fs.using is None:
+            if fs.using is None or _inconsistencies(fs):
                 continue
             gateways = IntervalSet.of_points([fs.gateway] if fs.gateway is not None else [])
             candidates = fs.using - fs.excluded - gateways - model.space(s.name, fam).claimed
@@ -188,6 +188,26 @@ def _restore_gap(model: Model, c: Claim) -> str:
     return "not restored"
 
 
+def _inconsistencies(fs: FamilySpace) -> dict[str, IntervalSet]:
+    """How the status ranges fail to partition the universe; empty when they do."""
+    if fs.using is None or fs.available is None:
+        return {}
+    gateways = IntervalSet.of_points([fs.gateway] if fs.gateway is not None else [])
+    found = {
+        "overlap": fs.using & fs.available,
+        "outside": (fs.using | fs.available) - fs.universe,
+        "missing": fs.universe - fs.using - fs.available - fs.excluded - gateways,
+    }
+    return {k: v for k, v in found.items() if v}
+
+
+_INCONSISTENCY_TEXT = {
+    "overlap": "using and available overlap",
+    "outside": "range members outside the CIDR",
+    "missing": "addresses in neither range nor excludeIps",
+}
+
+
 def status_ranges(model: Model) -> Iterator[Finding]:
     """status-range-invalid: parse errors and ranges that do not partition the universe."""
     for s in sorted(model.subnets.values(), key=lambda x: x.name):
@@ -196,24 +216,12 @@ def status_ranges(model: Model) -> Iterator[Finding]:
                           f"subnet {s.name}: {p.field}: {p.message}", s.name,
                           subjects=(s.ref,), evidence={"field": p.field, "error": p.message})
         for fam, fs in sorted(s.families.items()):
-            if fs.using is None or fs.available is None:
-                continue
-            names = STATUS_FIELDS[fam]
-            overlap = fs.using & fs.available
-            if overlap:
-                yield _range_finding(s, fam, "using and available overlap",
-                                     {"overlap": format_ranges(fam, overlap, 16)})
-            outside = (fs.using | fs.available) - fs.universe
-            if outside:
-                yield _range_finding(s, fam, f"range members outside {fs.cidr}",
-                                     {"outside": format_ranges(fam, outside, 16)})
-            gateways = IntervalSet.of_points([fs.gateway] if fs.gateway is not None else [])
-            missing = fs.universe - fs.using - fs.available - fs.excluded - gateways
-            if missing:
-                yield _range_finding(
-                    s, fam, "addresses in neither range nor excludeIps",
-                    {"missing": format_ranges(fam, missing, 16), "count": missing.size(),
-                     "fields": [names["using"], names["available"]]})
+            for kind, ivs in _inconsistencies(fs).items():
+                yield _range_finding(s, fam, f"{_INCONSISTENCY_TEXT[kind]} ({fs.cidr})", {
+                    kind: format_ranges(fam, ivs, 16), "count": ivs.size(),
+                    "fields": [STATUS_FIELDS[fam]["using"], STATUS_FIELDS[fam]["available"]],
+                    "note": "leak checks were not run on this family: its status cannot be "
+                            "trusted"})
 
 
 def _range_finding(s: SubnetInfo, fam: Family, what: str, ev: dict[str, Any]) -> Finding:

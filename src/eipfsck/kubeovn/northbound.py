@@ -272,8 +272,8 @@ class _Mapper:
         ls = name[len(lr) + 1:]
         inv = self.inv
         sub = self.subnets.get(ls)
-        if sub is not None and sub.vpc == lr:
-            return  # the subnet's gateway (or U2O) port
+        if sub is not None and sub.vpc == lr and self.is_gateway_port(sub, addrs):
+            return
         eip = inv.ovn_eips.get(name)
         if eip is not None:
             if eip.type == "lrp":
@@ -292,12 +292,28 @@ class _Mapper:
                 return  # the default-VPC gateway built from ovn-external-gw-config
         if not self.snap.has("ovn-eips.kubeovn.io"):
             return
+        if sub is not None and sub.vpc == lr and not sub.vlan:
+            # An overlay subnet's router port must carry its gateway; an underlay (vlan)
+            # subnet has none unless U2O is on, so a port of that name is not its own.
+            expected = tuple(Address(f, v) for f, v in sub.gateways.items())
+            self.drift(ref, lr, addrs, sub.ref, expected, "gateway port")
+            return
         if sub is None and ls not in self.ls_names and ls != inv.settings.external_gateway_switch:
             return  # the name does not decompose into <router>-<switch>: not ours to judge
         self.report("orphan-nb-lrp", ref, lr, addrs,
                     f"no lrp-type OvnEip named {name}, and {ls} is not a subnet of VPC {lr}",
                     columns={"networks": as_list(row.get("networks")), "mac": row.get("mac"),
                              "external_ids": ext})
+
+    @staticmethod
+    def is_gateway_port(sub: SubnetInfo, addrs: tuple[Address, ...]) -> bool:
+        """The subnet's own router port carries its gateway or its U2O address."""
+        own = {Address(f, v) for f, v in sub.gateways.items()}
+        for part in sub.u2o_ip.split(","):
+            a = try_parse_ip(part.strip())
+            if a is not None:
+                own.add(a)
+        return bool(own & set(addrs))
 
     # -- NAT ------------------------------------------------------------------
 

@@ -1,0 +1,285 @@
+"""leaked-ip, phantom-v6-restore, owner-ip-available, status-range-invalid,
+status-count-mismatch: each with planted cases and negative controls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from builders import Cluster, k8s
+
+from eipfsck.checks.finding import Finding
+from eipfsck.checks.runner import run_checks
+from eipfsck.controller_log import parse_allocations
+from eipfsck.model import build_model
+from eipfsck.snapshot import load_snapshot
+
+
+def found(c: Cluster, tmp_path: Path, check: str) -> list[Finding]:
+    return [f for f in run_checks(c.model(tmp_path)).findings if f.check == check]
+
+
+def ips(fs: list[Finding]) -> list[str]:
+    return [str(f.ip) for f in fs]
+
+
+# -- leaked-ip --------------------------------------------------------------
+
+
+def test_leak_is_an_address_in_use_that_nothing_claims(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("net1", "10.0.0.0/28", using=["10.0.0.2", "10.0.0.3"])
+    c.pod("a", "ns1", "10.0.0.2", "net1")
+    c.ip_cr("a.ns1", "net1", "10.0.0.2", pod="a", ns="ns1")
+    leaks = found(c, tmp_path, "leaked-ip")
+    assert ips(leaks) == ["10.0.0.3"]
+    ev = leaks[0].evidence
+    assert ev["confirmed"] is False
+    assert ev["status_range"] == {"field": "status.v4usingIPrange",
+                                  "interval": "10.0.0.2-10.0.0.3"}
+    assert "pods" in ev["owners_searched"] and "iptables-eips.kubeovn.io" in ev["owners_searched"]
+
+
+def test_every_owner_kind_keeps_an_address_out_of_leaks(tmp_path: Path) -> None:
+    c = Cluster()
+    owned = [f"10.0.0.{i}" for i in range(2, 14)]
+    c.subnet("net1", "10.0.0.0/24", using=owned)
+    c.pod("a", "ns1", "10.0.0.2", "net1")  # alive pod
+    c.pod("done", "ns1", "10.0.0.3", "net1", phase="Succeeded", restart="Never")  # stale record
+    c.pod("req", "ns1", "10.0.0.4", "net1", allocated=False)  # in-flight static request
+    c.ip_cr("db-0.ns1", "net1", "10.0.0.5", pod="db-0", ns="ns1", pod_type="StatefulSet")
+    c.add("statefulsets.apps", k8s("db", "ns1", spec={"replicas": 1}))
+    c.vip("vip1", "net1", "10.0.0.6")
+    c.ovn_eip("eip1", "10.0.0.7", subnet="net1")
+    c.add("iptables-eips.kubeovn.io", k8s("ipt1", labels={"ovn.kubernetes.io/subnet": "net1"},
+                                          spec={"externalSubnet": "net1", "v4ip": "10.0.0.8"},
+                                          status={"ip": "10.0.0.8", "ready": True}))
+    c.add("nodes", k8s("node1", annotations={
+        "ovn.kubernetes.io/allocated": "true", "ovn.kubernetes.io/ip_address": "10.0.0.9",
+        "ovn.kubernetes.io/logical_switch": "net1"}))
+    c.ip_cr("ghost.ns1", "net1", "10.0.0.10", pod="ghost", ns="ns1")  # orphan record
+    c.add("vpc-nat-gateways.kubeovn.io", k8s("gw1", spec={"subnet": "net1",
+                                                          "lanIp": "10.0.0.11"}))
+    c.add("services", k8s("lb", "ns1", spec={"loadBalancerIP": "10.0.0.12"}))
+    c.add("services", k8s("lb2", "ns1", spec={},
+                          status={"loadBalancer": {"ingress": [{"ip": "10.0.0.13"}]}}))
+    assert found(c, tmp_path, "leaked-ip") == []
+
+
+def test_excluded_and_gateway_addresses_are_never_leaks(tmp_path: Path) -> None:
+    c = Cluster()
+    # An old controller (before v1.12.5) left excluded IPs in the using range.
+    c.subnet("net1", "10.0.0.0/28", exclude=["10.0.0.1", "10.0.0.5..10.0.0.6"],
+             status={"v4usingIPrange": "10.0.0.1,10.0.0.5-10.0.0.6",
+                     "v4availableIPrange": "10.0.0.2-10.0.0.4,10.0.0.7-10.0.0.14",
+                     "v4usingIPs": 0, "v4availableIPs": 11})
+    assert found(c, tmp_path, "leaked-ip") == []
+
+
+def test_claim_naming_a_missing_subnet_still_protects_its_address(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("net1", "10.0.0.0/28", using=["10.0.0.2"])
+    c.ovn_eip("eip1", "10.0.0.2", subnet="gone-subnet")
+    assert found(c, tmp_path, "leaked-ip") == []
+
+
+def test_claim_of_another_subnet_does_not_hide_a_leak_in_an_overlapping_one(
+        tmp_path: Path) -> None:
+    # Custom VPCs reuse CIDRs: a pod in vpc2's subnet does not own vpc1's address.
+    c = Cluster()
+    c.subnet("vpc1-net", "10.0.1.0/24", using=["10.0.1.5"], vpc="vpc1")
+    c.subnet("vpc2-net", "10.0.1.0/24", using=["10.0.1.5"], vpc="vpc2")
+    c.pod("a", "ns2", "10.0.1.5", "vpc2-net")
+    c.ip_cr("a.ns2", "vpc2-net", "10.0.1.5", pod="a", ns="ns2")
+    leaks = found(c, tmp_path, "leaked-ip")
+    assert [(f.subnet, str(f.ip)) for f in leaks] == [("vpc1-net", "10.0.1.5")]
+
+
+def test_ipv6_slash_64_leak_costs_nothing_and_is_reported(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("v6", "fd00:20::/64", gateway="fd00:20::1",
+             status={"v6usingIPrange": "fd00:20::5,fd00:20::9",
+                     "v6availableIPrange": "fd00:20::2-fd00:20::4,fd00:20::6-fd00:20::8,"
+                                           "fd00:20::a-fd00:20::ffff:ffff:ffff:fffe",
+                     "v6usingIPs": 1, "v6availableIPs": 1.8446744073709552e+19,
+                     "v4usingIPrange": "", "v4availableIPrange": ""})
+    c.pod("a", "ns1", "fd00:20::5", "v6")
+    c.ip_cr("a.ns1", "v6", "fd00:20::5", pod="a", ns="ns1")
+    assert ips(found(c, tmp_path, "leaked-ip")) == ["fd00:20::9"]
+    assert found(c, tmp_path, "status-range-invalid") == []
+
+
+def test_huge_unowned_range_is_summarised_not_enumerated(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("v6", "fd00:20::/64", gateway="fd00:20::1",
+             status={"v6usingIPrange": "fd00:20::2-fd00:20::ffff:ffff:ffff:fffe",
+                     "v6availableIPrange": "", "v6usingIPs": 0, "v6availableIPs": 0})
+    leaks = found(c, tmp_path, "leaked-ip")
+    assert len(leaks) == 257  # 256 listed, then one summary by range
+    summary = [f for f in leaks if f.ip is None]
+    assert summary[0].evidence["count"] == 2**64 - 3 - 256
+
+
+def test_leak_names_its_former_owner_from_the_controller_log(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.21"])
+    snap = load_snapshot(c.write(tmp_path))
+    log = ["I0822 10:11:12.000001       1 ipam.go:70] allocate v4 172.30.0.21, v6 , mac "
+           "8e:00:00:00:00:21 for ipt-eip-2 from subnet external"]
+    model = build_model(snap, allocations=parse_allocations(log, "ctl.log"))
+    (leak,) = [f for f in run_checks(model).findings if f.check == "leaked-ip"]
+    assert leak.evidence["ipam_key"] == "ipt-eip-2"
+    assert "ipt-eip-2" in leak.evidence["former_owner"]
+
+
+# -- phantom-v6-restore -----------------------------------------------------
+
+
+def _dual(c: Cluster, using: list[str]) -> None:
+    c.subnet("dual", "10.10.0.0/24,fd00:10:10::/120", gateway="10.10.0.1,fd00:10:10::1",
+             using=using)
+
+
+def test_phantom_v6_is_paired_with_the_half_restored_vip(tmp_path: Path) -> None:
+    c = Cluster()
+    _dual(c, ["10.10.0.50", "fd00:10:10::2", "fd00:10:10::d"])
+    c.vip("vip-a", "dual", "10.10.0.50", "fd00:10:10::32")
+    phantoms = found(c, tmp_path, "phantom-v6-restore")
+    assert ips(phantoms) == ["fd00:10:10::2"]
+    assert phantoms[0].evidence["paired_owner"]["name"] == "vip-a"
+    # The other unowned IPv6 is a leak, not a second phantom.
+    assert ips(found(c, tmp_path, "leaked-ip")) == ["fd00:10:10::d"]
+    # Negative: the same subnet without a half-restored owner has two leaks, no phantom.
+    c2 = Cluster()
+    _dual(c2, ["10.10.0.50", "fd00:10:10::2", "fd00:10:10::d", "fd00:10:10::32"])
+    c2.vip("vip-a", "dual", "10.10.0.50", "fd00:10:10::32")
+    assert found(c2, tmp_path / "2", "phantom-v6-restore") == []
+    assert ips(found(c2, tmp_path / "2", "leaked-ip")) == ["fd00:10:10::2", "fd00:10:10::d"]
+
+
+# -- owner-ip-available -----------------------------------------------------
+
+
+def test_owner_ip_available_with_its_cause(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=[])
+    c.ovn_eip("eip-avail", "172.30.0.30", spec_subnet="")  # not restored at leader start
+    (f,) = found(c, tmp_path, "owner-ip-available")
+    assert str(f.ip) == "172.30.0.30"
+    assert any("spec.externalSubnet is empty" in cause for cause in f.evidence["causes"])
+
+
+def test_pod_that_took_over_a_vip_is_a_hazard_only_while_its_ip_is_available(
+        tmp_path: Path) -> None:
+    def cluster(using: list[str]) -> Cluster:
+        c = Cluster()
+        c.subnet("net1", "10.16.0.0/24", using=using)
+        c.vip("vip-web", "net1", "10.16.0.20", reserved="web-2.ns1", namespace="ns1")
+        c.pod("web-2", "ns1", "10.16.0.20", "net1",
+              extra_annotations={"ovn.kubernetes.io/vip": "vip-web"})
+        c.ip_cr("web-2.ns1", "net1", "10.16.0.20", pod="web-2", ns="ns1")
+        return c
+
+    (f,) = found(cluster([]), tmp_path / "a", "owner-ip-available")
+    assert any("took over Vip vip-web" in cause for cause in f.evidence["causes"])
+    # After a leader restart the pod's IP is filed (pods before Vips): healthy.
+    healthy = run_checks(cluster(["10.16.0.20"]).model(tmp_path / "b")).findings
+    assert [x.check for x in healthy if x.severity != "info"] == []
+
+
+def test_orphan_record_on_an_available_ip_is_not_owner_ip_available(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("net1", "10.0.0.0/28", using=[])
+    c.ip_cr("ghost.ns1", "net1", "10.0.0.12", pod="ghost", ns="ns1")
+    checks = {f.check for f in run_checks(c.model(tmp_path)).findings}
+    assert "owner-ip-available" not in checks
+    assert "orphan-ip-cr" in checks
+
+
+def test_dead_pod_on_an_available_ip_is_not_owner_ip_available(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("net1", "10.0.0.0/28", using=[])
+    c.pod("job-x", "ns1", "10.0.0.3", "net1", phase="Succeeded", restart="Never",
+          owners=[("Job", "job")])
+    assert run_checks(c.model(tmp_path)).findings == []
+
+
+# -- status-range-invalid ---------------------------------------------------
+
+
+def test_unparsable_and_inconsistent_ranges(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("bad", "10.0.0.0/28", status={"v4usingIPrange": "10.0.0.2-garbage",
+                                           "v4availableIPrange": ""})
+    c.subnet("overlap", "10.0.1.0/28", status={
+        "v4usingIPrange": "10.0.1.2-10.0.1.5", "v4availableIPrange": "10.0.1.5-10.0.1.14"})
+    c.subnet("gap", "10.0.2.0/28", status={
+        "v4usingIPrange": "10.0.2.2", "v4availableIPrange": "10.0.2.4-10.0.2.14"})
+    c.subnet("outside", "10.0.3.0/28", status={
+        "v4usingIPrange": "10.0.9.9", "v4availableIPrange": "10.0.3.2-10.0.3.14"})
+    c.subnet("cidr", "10.0.4.0/33", gateway="10.0.4.1", status={})
+    c.subnet("fine", "10.0.5.0/28", using=["10.0.5.3"])
+    c.ip_cr("x.ns1", "fine", "10.0.5.3", pod="x", ns="ns1")
+    c.pod("x", "ns1", "10.0.5.3", "fine")
+    by_subnet = {f.subnet: f for f in found(c, tmp_path, "status-range-invalid")}
+    assert set(by_subnet) == {"bad", "overlap", "gap", "outside", "cidr"}
+    assert "garbage" in by_subnet["bad"].message
+    assert by_subnet["overlap"].evidence["overlap"] == "10.0.1.5"
+    assert by_subnet["gap"].evidence["missing"] == "10.0.2.3"
+    # The other subnets are still checked.
+    assert found(c, tmp_path, "leaked-ip") == []
+
+
+# -- status-count-mismatch --------------------------------------------------
+
+
+def test_stale_count_against_the_object_recount(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("net1", "10.0.0.0/28", using=["10.0.0.2"], count=4)
+    c.pod("a", "ns1", "10.0.0.2", "net1")
+    c.ip_cr("a.ns1", "net1", "10.0.0.2", pod="a", ns="ns1")
+    stale = [f for f in found(c, tmp_path, "status-count-mismatch") if "stale" in f.message]
+    assert {f.evidence["field"] for f in stale} == {"status.v4usingIPs",
+                                                    "status.v4availableIPs"}
+
+
+def test_count_delta_explained_only_by_excluded_owner_is_legitimate(tmp_path: Path) -> None:
+    # real-world-shapes.md: an EIP inside excludeIps is held, counted, invisible.
+    c = Cluster()
+    c.subnet("ext", "172.30.0.0/24", exclude=["172.30.0.1", "172.30.0.200..172.30.0.254"],
+             using=[], count=1)
+    c.ovn_eip("eip-excl", "172.30.0.201", subnet="ext")
+    assert found(c, tmp_path, "status-count-mismatch") == []
+
+
+def test_count_delta_with_anomalies_lists_them(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("ext", "172.30.0.0/24", using=["172.30.0.5", "172.30.0.21"], count=3)
+    c.ovn_eip("e1", "172.30.0.5", subnet="ext")
+    c.ovn_eip("e2", "172.30.0.30", subnet="ext", spec_subnet="")
+    c.ovn_eip("e3", "172.30.0.31", subnet="ext", spec_subnet="")
+    (f,) = [x for x in found(c, tmp_path, "status-count-mismatch") if "holds" in x.message]
+    deltas = {(d["delta"], d["ip"]) for d in f.evidence["delta"]}
+    assert deltas == {("+1", "172.30.0.30"), ("+1", "172.30.0.31"), ("-1", "172.30.0.21")}
+
+
+def test_counts_equal_to_the_range_hide_cancelling_anomalies(tmp_path: Path) -> None:
+    # kube-ovn-model.md §10 vpc1-net1: a heuristic only; the other checks still fire.
+    c = Cluster()
+    c.subnet("net1", "10.0.0.0/28", using=["10.0.0.2", "10.0.0.3"], count=2)
+    c.ip_cr("a.ns1", "net1", "10.0.0.2", pod="a", ns="ns1")
+    c.pod("a", "ns1", "10.0.0.2", "net1")
+    c.ip_cr("ghost.ns1", "net1", "10.0.0.9", pod="ghost", ns="ns1")
+    assert found(c, tmp_path, "status-count-mismatch") == []
+    assert ips(found(c, tmp_path, "leaked-ip")) == ["10.0.0.3"]
+
+
+def test_float_count_of_a_slash_64_is_not_a_mismatch(tmp_path: Path) -> None:
+    c = Cluster(version="v1.15.4")
+    c.subnet("v6", "fd00:20::/64", gateway="fd00:20::1",
+             status={"v6usingIPrange": "fd00:20::5",
+                     "v6availableIPrange": "fd00:20::2-fd00:20::4,"
+                                           "fd00:20::6-fd00:20::ffff:ffff:ffff:fffe",
+                     "v6usingIPs": 1, "v6availableIPs": 1.8446744073709552e+19})
+    c.pod("a", "ns1", "fd00:20::5", "v6")
+    c.ip_cr("a.ns1", "v6", "fd00:20::5", pod="a", ns="ns1")
+    assert run_checks(c.model(tmp_path)).findings == []
