@@ -7,17 +7,33 @@ Colour only on a terminal; plain text when piped.
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from rich import box
 from rich.console import Console
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from eipfsck.checks.catalogue import BY_ID
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _para(console: Console, text: str, indent: int, style: str = "",
+          first: str = "", hang: int = 0) -> None:
+    """Wrap to the console width with a hanging indent and no trailing blanks."""
+    width = max(console.width - indent, 20)
+    lines = textwrap.wrap(first + text, width=width, break_on_hyphens=False,
+                          subsequent_indent=" " * hang) or [""]
+    for i, line in enumerate(lines):
+        out = Text(" " * indent)
+        if i == 0 and first:
+            out.append(first.rstrip(), style="bold")
+            out.append(line[len(first.rstrip()):], style=style)
+        else:
+            out.append(line, style=style)
+        console.print(out, highlight=False, soft_wrap=True)
 
 
 def _num(value: int | None) -> str:
@@ -29,8 +45,8 @@ def _num(value: int | None) -> str:
 
 
 def _nb_rows(rows: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{r['kind']} {r['name']}" for r in rows[:4]) + (
-        f" (+{len(rows) - 4})" if len(rows) > 4 else "")
+    names = list(dict.fromkeys(f"{r['kind']} {r['name']}" for r in rows))
+    return ", ".join(names[:4]) + (f" (+{len(names) - 4})" if len(names) > 4 else "")
 
 
 def evidence_lines(f: dict[str, Any]) -> list[str]:
@@ -51,7 +67,7 @@ def evidence_lines(f: dict[str, Any]) -> list[str]:
     if "paired_owner" in ev:
         out.append(f"paired with {ev['paired_owner']['kind']} {ev['paired_owner']['name']}, "
                    f"real IPv6 {', '.join(ev['owner_real_ipv6'])} is available")
-    for key in ("causes", "blocked_by", "gap"):
+    for key in ("causes", "blocked_by"):
         value = ev.get(key)
         if value:
             items = value if isinstance(value, list) else [value]
@@ -67,8 +83,8 @@ def evidence_lines(f: dict[str, Any]) -> list[str]:
         bad = [d for d in ev["delta"] if not d.get("legitimate")]
         ok = [d for d in ev["delta"] if d.get("legitimate")]
         for d in bad[:6]:
-            out.append(f"{d['delta']} {d.get('ip') or ''} {d.get('object') or ''}: "
-                       f"{d['reason']}".replace("  ", " "))
+            who = " ".join(x for x in (d.get("ip"), d.get("object")) if x)
+            out.append(f"{d['delta']} {who}: {d['reason']}")
         if len(bad) > 6:
             out.append(f"… {len(bad) - 6} more")
         if ok:
@@ -89,10 +105,10 @@ def render(report: dict[str, Any], console: Console, quiet: bool = False) -> Non
         head = Text("eipfsck scan", style="bold")
         head.append(f" · {report['input']} · captured {report['captured_at']}")
         console.print(head)
-        console.print(f"cluster {cluster['uid'] or 'unknown'} · Kube-OVN "
-                      f"{cluster['kube_ovn_version'] or 'unknown'} "
-                      f"({cluster['version_source']}) · leader "
-                      f"{cluster['controller_leader'] or 'unknown'}", highlight=False)
+        _para(console, f"cluster {cluster['uid'] or 'unknown'} · Kube-OVN "
+                       f"{cluster['kube_ovn_version'] or 'unknown'} "
+                       f"({cluster['version_source']}) · leader "
+                       f"{cluster['controller_leader'] or 'unknown'}", 0)
         console.print()
         _subnet_table(report, console)
     _findings(report, console, quiet)
@@ -102,24 +118,23 @@ def render(report: dict[str, Any], console: Console, quiet: bool = False) -> Non
 
 
 def _subnet_table(report: dict[str, Any], console: Console) -> None:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Subnets", title_justify="left",
-                  title_style="bold")
-    for col, justify in (("subnet", "left"), ("fam", "left"), ("cidr", "left"),
-                         ("size", "right"), ("excl", "right"), ("using", "right"),
-                         ("avail", "right"), ("owned", "right"), ("leaked", "right")):
-        table.add_column(col, justify=justify, no_wrap=col != "subnet",
-                         overflow="fold")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), title="Subnets",
+                  title_justify="left", title_style="bold")
+    table.add_column("subnet", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("cidr", overflow="fold")
+    for col in ("size", "excl", "using", "avail", "owned", "leaked"):
+        table.add_column(col, justify="right", no_wrap=True)
     for s in report["subnets"]:
         for i, fam in enumerate(s["families"]):
             leaked = fam["leaked"]
             table.add_row(
-                s["name"] if i == 0 else "", fam["family"].replace("ip", ""), fam["cidr"],
+                s["name"] if i == 0 else "", fam["cidr"],
                 _num(fam["size"]), _num(fam["excluded"]), _num(fam["using"]),
                 _num(fam["available"]), _num(fam["owned"]),
                 Text(_num(leaked), style="bold red" if leaked else ""),
             )
         if not s["families"]:
-            table.add_row(s["name"], "-", "(no CIDR)", "", "", "", "", "", "")
+            table.add_row(s["name"], "(no CIDR)", "", "", "", "", "", "")
     console.print(table)
 
 
@@ -141,10 +156,10 @@ def _findings(report: dict[str, Any], console: Console, quiet: bool) -> None:
             if f["ip"]:
                 line.append(f"  {f['ip']}", style="bold")
             console.print(line)
-            console.print(Padding(Text(f["message"]), (0, 0, 0, 4), expand=False))
+            _para(console, f["message"], 4)
             if not quiet:
                 for ev in evidence_lines(f):
-                    console.print(Padding(Text("· " + ev, style="dim"), (0, 0, 0, 6), expand=False))
+                    _para(console, "· " + ev, 6, "dim", hang=2)
 
 
 def _footer(report: dict[str, Any], console: Console) -> None:
@@ -153,24 +168,22 @@ def _footer(report: dict[str, Any], console: Console) -> None:
         console.print()
         console.print(Text("What to do", style="bold"))
         for cid in seen:
-            console.print(Padding(Text(f"{cid}: ", style="bold").append(BY_ID[cid].remedy,
-                                                                        style=""),
-                                  (0, 0, 0, 2), expand=False))
+            _para(console, BY_ID[cid].remedy, 2, first=f"{cid}: ")
         console.print(Text("  `eipfsck explain ID` tells more about each check.", style="dim"))
     skipped = report["checks"]["skipped"]
     if skipped:
         console.print()
         console.print(Text("Not checked", style="bold"))
         for s in skipped:
-            console.print(Padding(Text(f"{s['check']}: {s['reason']}"), (0, 0, 0, 2), expand=False))
+            _para(console, s["reason"], 2, first=f"{s['check']}: ")
     if report["absent"]:
-        console.print(Padding(Text("Absent from the input (treated as: none exist): "
-                                   + ", ".join(report["absent"])), (0, 0, 0, 0), expand=False))
+        _para(console, ", ".join(report["absent"]), 0,
+              first="Absent from the input (treated as: none exist): ")
     if report["inconclusive"]:
         console.print()
         console.print(Text("Inconclusive", style="bold red"))
         for r in report["inconclusive"]:
-            console.print(Padding(Text(r), (0, 0, 0, 2), expand=False))
+            _para(console, r, 2)
     console.print()
 
 
