@@ -94,7 +94,16 @@ def _phantom(model: Model, s: SubnetInfo, fs: FamilySpace, owner: AddrCR,
          "owner_ipv4": [str(a) for a in owner.addresses if a.family == "ipv4"],
          "why_paired": "InitIPAM restores this owner from its IPv4 only and files the lowest "
                        "free IPv6 under its key; this is the lowest unowned IPv6 in use",
-         "nb_rows": _nb_json(model, addr)})
+         "nb_rows": _nb_json(model, addr),
+         **_log_evidence(model, s, addr)})
+
+
+def _log_evidence(model: Model, s: SubnetInfo, addr: Address) -> dict[str, Any]:
+    alloc = model.allocations.get((s.name, addr))
+    if alloc is None:
+        return {}
+    return {"ipam_key": alloc.key, "former_owner": _former_owner(alloc.key),
+            "controller_log": {"file": alloc.source, "line": alloc.line_no, "time": alloc.time}}
 
 
 def _leaked(model: Model, s: SubnetInfo, fs: FamilySpace, leaked: IntervalSet,
@@ -110,14 +119,10 @@ def _leaked(model: Model, s: SubnetInfo, fs: FamilySpace, leaked: IntervalSet,
             "nb_rows": _nb_json(model, addr),
             "confirmed": False, "observations": 1,
         }
-        alloc = model.allocations.get((s.name, addr))
+        evidence.update(_log_evidence(model, s, addr))
         message = f"{addr} is in {s.name}'s using range but no object owns it"
-        if alloc is not None:
-            evidence["ipam_key"] = alloc.key
-            evidence["former_owner"] = _former_owner(alloc.key)
-            evidence["controller_log"] = {"file": alloc.source, "line": alloc.line_no,
-                                          "time": alloc.time}
-            message += f" (IPAM key {alloc.key!r} from the controller log)"
+        if "ipam_key" in evidence:
+            message += f" (IPAM key {evidence['ipam_key']!r} from the controller log)"
         yield Finding("leaked-ip", "error", message, s.name, fs.family, addr, (s.ref,), evidence)
     rest = leaked - IntervalSet.of_points(listed)
     if rest:

@@ -351,6 +351,10 @@ def _mac_collisions(model: Model) -> Iterator[Finding]:
             by_mac[(ip.subnet, ip.mac.lower())].setdefault(ip.key, ip.ref)
     for cr in inv.addr_crs():
         if cr.mac and cr.addresses:
+            # A Vip taken over by a pod shares the pod's MAC by design; the restart skips
+            # the Vip and keeps the pod, which is what heals it (correction 4).
+            if cr.ref.kind == "Vip" and cr.reserved_by in inv.live_ports:
+                continue
             by_mac[(cr.subnet, cr.mac.lower())].setdefault(cr.ref.name, cr.ref)
     for (subnet, mac), owners in sorted(by_mac.items()):
         if len(owners) < 2:
