@@ -1,0 +1,55 @@
+"""docs/checks.md, produced from the catalogue (python -m eipfsck.checks.docs FILE).
+
+A test compares the committed file with this output, so the reference cannot drift.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from eipfsck import exitcodes
+from eipfsck.checks.catalogue import CATALOGUE
+
+
+def render() -> str:
+    out = [
+        "# Checks",
+        "",
+        "<!-- Generated from src/eipfsck/checks/catalogue.py by "
+        "`python -m eipfsck.checks.docs docs/checks.md`; do not edit by hand. -->",
+        "",
+        "Every finding carries one of these ids. Ids are stable: put them in `--skip`, "
+        "`--only` and alerts. `eipfsck explain ID` prints the same text.",
+        "",
+        "| id | class | default severity | repair may act | title |",
+        "|---|---|---|---|---|",
+    ]
+    for c in CATALOGUE:
+        note = "" if c.implemented else " (not implemented yet)"
+        out.append(f"| `{c.id}` | {c.cls} | {c.severity} | {'yes' if c.repairable else 'no'} "
+                   f"| {c.title}{note} |")
+    out += ["", "Severity is raised to error when an orphan NB row, or the NB rows of a "
+            "dangling NAT rule, carry an IP the allocator marks available: the next allocation "
+            "would duplicate it.", ""]
+    for c in CATALOGUE:
+        out += [f"## `{c.id}`", "", f"**{c.title}** ({c.cls}, {c.severity}"
+                + ("" if c.implemented else ", not implemented yet") + ")", "",
+                f"*Why it happens.* {c.explanation}", "",
+                f"*Evidence.* {c.evidence}", "",
+                f"*What to do.* {c.remedy}", ""]
+    out += ["## Exit codes", "", "Bits, added together (the same whatever `-o` is):", ""]
+    out += [f"- `{code}`: {text}" for code, text in exitcodes.TABLE]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m eipfsck.checks.docs FILE", file=sys.stderr)
+        return 16
+    Path(argv[1]).write_text(render(), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
