@@ -112,7 +112,10 @@ def scan_cmd(
     if output is Output.json:
         jsonfmt.write(result.report, sys.stdout)
     else:
-        table.render(result.report, Console(highlight=False), quiet=quiet)
+        # Object names and IPv6 text must print literally: no markup, no emoji codes
+        # (rich turns "fd00:100::" into an emoji otherwise).
+        table.render(result.report, Console(highlight=False, markup=False, emoji=False),
+                     quiet=quiet)
     raise typer.Exit(result.exit_code)
 
 
@@ -162,7 +165,7 @@ def _is_usage_error(exc: Exception) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
     try:
         code = command.main(args=argv, prog_name="eipfsck", standalone_mode=False)
     except EipfsckError as exc:

@@ -72,6 +72,17 @@ class Model:
     def missing_owner_kinds(self) -> list[str]:
         return [k for k in OWNER_KINDS if not self.snapshot.has(k)]
 
+    def partial_owner_kinds(self) -> list[str]:
+        """Owner kinds with a skipped object or an unreadable address field."""
+        states = {s.name: s.state for s in self.snapshot.sources}
+        kinds = {k for k in OWNER_KINDS if states.get(k) in ("partial", "failed")}
+        resource_of = {"Pod": "pods", "Node": "nodes", "IP": "ips.kubeovn.io",
+                       "Vip": "vips.kubeovn.io", "OvnEip": "ovn-eips.kubeovn.io",
+                       "IptablesEIP": "iptables-eips.kubeovn.io"}
+        kinds |= {resource_of[r.kind] for r, _, _ in self.inventory.unreadable
+                  if r.kind in resource_of}
+        return [k for k in OWNER_KINDS if k in kinds]
+
 
 def detect_version(snap: Snapshot, nb: NbView | None) -> tuple[Version | None, str]:
     if nb is not None and nb.version:

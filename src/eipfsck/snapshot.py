@@ -345,7 +345,9 @@ def _parse_json(files: _Files, rel: str) -> Any:
     except UnicodeDecodeError:
         raise InputError(f"{files.display(rel)}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        what = "truncated" if exc.pos >= len(data.rstrip()) else "invalid"
+        # Strict JSON ends a string early only at the end of the data: a cut file.
+        cut = exc.pos >= len(data.rstrip()) or exc.msg.startswith("Unterminated string")
+        what = "truncated" if cut else "invalid"
         raise InputError(
             f"{files.display(rel)}: {what} JSON at line {exc.lineno}, column {exc.colno} "
             f"({exc.msg})"

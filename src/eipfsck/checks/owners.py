@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from eipfsck.addresses import Address, try_parse_ip
+from eipfsck.addresses import Address, format_ip, try_parse_ip
 from eipfsck.checks.finding import Finding, claim_json
 from eipfsck.kubeovn import names as n
 from eipfsck.kubeovn.owners import AddrCR, Claim, NatRule
@@ -122,7 +122,9 @@ def excluded(model: Model) -> Iterator[Finding]:
         fs = s.families.get(addr.family) if s else None
         if s is None or fs is None or addr.value not in fs.excluded:
             continue
-        entry = next((t for t, f, lo, hi in s.exclusions.entries
+        entry = next((format_ip(f, lo) if lo == hi else
+                      f"{format_ip(f, lo)}..{format_ip(f, hi)}"
+                      for _, f, lo, hi in s.exclusions.entries
                       if f == addr.family and lo <= addr.value <= hi), "")
         gateway = fs.gateway == addr.value
         yield Finding(

@@ -37,8 +37,10 @@ PRODUCERS: tuple[tuple[tuple[str, ...], Producer], ...] = (
     (("malformed-object",), lambda m: malformed(m)),
 )
 
-# Checks that would call owned addresses leaked if an owner kind was not read.
-NEEDS_ALL_OWNERS = frozenset({"leaked-ip", "phantom-v6-restore", "status-count-mismatch"})
+# Checks that would call owned addresses leaked, or owned objects orphaned, if an owner
+# kind was not read, or read only in part (a skipped malformed pod).
+NEEDS_ALL_OWNERS = frozenset({"leaked-ip", "phantom-v6-restore", "status-count-mismatch",
+                              "orphan-ip-cr", "orphan-nb-lsp"})
 
 
 @dataclass
@@ -65,6 +67,7 @@ def malformed(model: Model) -> Iterable[Finding]:
 def skip_reasons(model: Model) -> dict[str, str]:
     reasons: dict[str, str] = {}
     missing = model.missing_owner_kinds()
+    partial = model.partial_owner_kinds()
     for spec in CATALOGUE:
         if not spec.implemented:
             reasons[spec.id] = "not implemented yet: it needs exec into the NAT gateway pods"
@@ -73,6 +76,9 @@ def skip_reasons(model: Model) -> dict[str, str]:
         elif spec.id in NEEDS_ALL_OWNERS and missing:
             reasons[spec.id] = ("owner kinds were not captured (" + ", ".join(missing)
                                 + "): every IP they own would look leaked")
+        elif spec.id in NEEDS_ALL_OWNERS and partial:
+            reasons[spec.id] = ("owner kinds were read only in part (" + ", ".join(partial)
+                                + "; see malformed-object): a skipped owner would look gone")
     return reasons
 
 
