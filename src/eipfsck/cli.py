@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import textwrap
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -142,14 +144,19 @@ def explain_cmd(check_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Explain one check: what it means, the evidence it gives, the safe remedy."""
     (cid,) = resolve_ids([check_id])
     c = BY_ID[cid]
+    width = min(shutil.get_terminal_size((80, 24)).columns, 100)
+
+    def para(text: str) -> str:
+        return textwrap.fill(text, width, initial_indent="  ", subsequent_indent="  ")
+
     lines = [
         f"{c.id} ({c.cls}), default severity {c.severity}"
         + ("" if c.implemented else " — not implemented yet"),
         "",
         c.title, "",
-        "Why it happens:", f"  {c.explanation}", "",
-        "Evidence in each finding:", f"  {c.evidence}", "",
-        "What to do:", f"  {c.remedy}", "",
+        "Why it happens:", para(c.explanation), "",
+        "Evidence in each finding:", para(c.evidence), "",
+        "What to do:", para(c.remedy), "",
         "eipfsck repair can act on it: " + ("yes, after re-verification" if c.repairable
                                             else "no, a human decides"),
     ]
