@@ -62,7 +62,7 @@ def build(cidr: str, exclude: str | None, owners: list[Owner]) -> Cluster:
     gws = ",".join(str(ipaddress.ip_network(x).network_address + 1) for x in cidr.split(","))
     excl = gws.split(",") + ([exclude] if exclude else [])
     held = [a for o in owners for a in o.addresses]
-    counted = sum(1 for o in owners if not (o.name == "static"))
+    counted = sum(1 for o in owners if o.name != "static")
     c.subnet("net", cidr, gateway=gws, exclude=excl, using=held, count=counted)
     c.add("statefulsets.apps", k8s("db", "ns1", spec={"replicas": 100}))
     for o in owners:
@@ -77,7 +77,7 @@ def build(cidr: str, exclude: str | None, owners: list[Owner]) -> Cluster:
         elif o.kind == "eip":
             c.ovn_eip(o.name, o.addresses[0], subnet="net")
         elif o.kind == "vip":
-            c.vip(o.name, "net", *(o.addresses + [""])[:2])
+            c.vip(o.name, "net", *([*o.addresses, ""])[:2])
         elif o.kind == "node":
             c.add("nodes", k8s(o.name, annotations={
                 "ovn.kubernetes.io/allocated": "true", "ovn.kubernetes.io/ip_address": ips,

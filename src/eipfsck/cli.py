@@ -147,7 +147,8 @@ def explain_cmd(check_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     width = min(shutil.get_terminal_size((80, 24)).columns, 100)
 
     def para(text: str) -> str:
-        return textwrap.fill(text, width, initial_indent="  ", subsequent_indent="  ")
+        return textwrap.fill(text, width, initial_indent="  ", subsequent_indent="  ",
+                             break_on_hyphens=False, break_long_words=False)
 
     lines = [
         f"{c.id} ({c.cls}), default severity {c.severity}"
