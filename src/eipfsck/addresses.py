@@ -7,6 +7,7 @@ upper or mixed case in some fields and compressed lower case in others.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -28,13 +29,18 @@ class Address:
 
 
 def parse_ip(text: str) -> Address:
-    """Parse one address; raises ValueError with the offending text."""
+    """Parse one address; raises ValueError with the offending text.
+
+    inet_pton is strict (no "1.2", no leading zeros, no zone ids) and several times
+    faster than ipaddress, which matters with a hundred thousand owner addresses.
+    """
     t = text.strip()
     try:
-        ip = ipaddress.ip_address(t)
-    except ValueError:
+        if ":" in t:
+            return Address("ipv6", int.from_bytes(socket.inet_pton(socket.AF_INET6, t)))
+        return Address("ipv4", int.from_bytes(socket.inet_pton(socket.AF_INET, t)))
+    except (OSError, ValueError):
         raise ValueError(f"not an IP address: {text!r}") from None
-    return Address("ipv4" if ip.version == 4 else "ipv6", int(ip))
 
 
 def try_parse_ip(text: object) -> Address | None:

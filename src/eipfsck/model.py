@@ -20,7 +20,7 @@ from eipfsck.intervals import IntervalSet
 from eipfsck.kubeovn.names import Settings, Version, parse_version
 from eipfsck.kubeovn.northbound import NbRef, NbView, map_northbound
 from eipfsck.kubeovn.owners import Claim, Inventory, build_inventory
-from eipfsck.kubeovn.subnet import SubnetInfo, read_subnet
+from eipfsck.kubeovn.subnet import SubnetInfo, SubnetLocator, read_subnet
 from eipfsck.snapshot import Snapshot
 
 OWNER_KINDS = ("pods", "nodes", "ips.kubeovn.io", "vips.kubeovn.io", "ovn-eips.kubeovn.io",
@@ -53,6 +53,7 @@ class Model:
     nb: NbView | None
     spaces: dict[tuple[str, Family], SpaceClaims]
     nb_by_address: dict[Address, list[NbRef]]
+    locator: SubnetLocator
     allocations: dict[tuple[str, Address], Allocation] = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)
 
@@ -67,7 +68,7 @@ class Model:
         return self.nb_by_address.get(address, [])
 
     def containing(self, address: Address) -> list[SubnetInfo]:
-        return [s for s in self.subnets.values() if s.contains(address.family, address.value)]
+        return self.locator.containing(address.family, address.value)
 
     def missing_owner_kinds(self) -> list[str]:
         return [k for k in OWNER_KINDS if not self.snapshot.has(k)]
@@ -112,21 +113,10 @@ def settings_from(snap: Snapshot, overrides: dict[str, Any] | None = None) -> Se
 
 def _index_claims(claims: list[Claim], subnets: dict[str, SubnetInfo]
                   ) -> dict[tuple[str, Family], SpaceClaims]:
-    # Subnets by (family, prefix length) -> network, so that a claim naming no subnet
-    # is placed without scanning every subnet.
-    by_prefix: dict[tuple[Family, int], dict[int, list[str]]] = defaultdict(dict)
-    for s in subnets.values():
-        for fam, fs in s.families.items():
-            by_prefix[(fam, fs.cidr.prefixlen)].setdefault(fs.cidr.network, []).append(s.name)
+    locator = SubnetLocator(subnets.values())
 
     def containing(a: Address) -> list[str]:
-        out: list[str] = []
-        bits = 32 if a.family == "ipv4" else 128
-        for (fam, plen), nets in by_prefix.items():
-            if fam == a.family:
-                mask = ((1 << plen) - 1) << (bits - plen)
-                out.extend(nets.get(a.value & mask, []))
-        return out
+        return [s.name for s in locator.containing(a.family, a.value)]
 
     placed: dict[tuple[str, Family], dict[int, list[Claim]]] = defaultdict(dict)
     for c in claims:
@@ -164,5 +154,6 @@ def build_model(snap: Snapshot, settings: Settings | None = None,
         snapshot=snap, settings=settings, version=version, version_source=source,
         subnets=subnets, inventory=inventory, nb=nb,
         spaces=_index_claims(inventory.claims, subnets), nb_by_address=dict(nb_by_address),
+        locator=SubnetLocator(subnets.values()),
         allocations=allocations or {}, policy=policy or Policy(),
     )

@@ -234,18 +234,17 @@ def _blockers(model: Model, cr: AddrCR) -> list[str]:
 def terminating(model: Model) -> Iterator[Finding]:
     inv = model.inventory
     now = model.snapshot.captured_at
-    subjects: list[tuple[Ref, Any, tuple[str, ...], list[str], tuple[Address, ...], str]] = []
-    for cr in inv.addr_crs():
-        subjects.append((cr.ref, cr.deletion, cr.finalizers, _blockers(model, cr),
-                         cr.addresses, cr.subnet))
-    for rule in inv.nat_rules:
-        subjects.append((rule.ref, rule.deletion, rule.finalizers, [], (), ""))
-    for ip in inv.ip_crs.values():
-        subjects.append((ip.ref, ip.deletion, ip.finalizers, [], ip.addresses, ip.subnet))
-    for ref, deletion, finalizers, blockers, addrs, subnet in sorted(
-            subjects, key=lambda t: t[0]):
+    subjects: list[tuple[Ref, Any, tuple[str, ...], AddrCR | None, tuple[Address, ...], str]]
+    subjects = [(cr.ref, cr.deletion, cr.finalizers, cr, cr.addresses, cr.subnet)
+                for cr in inv.addr_crs()]
+    subjects += [(rule.ref, rule.deletion, rule.finalizers, None, (), "")
+                 for rule in inv.nat_rules]
+    subjects += [(ip.ref, ip.deletion, ip.finalizers, None, ip.addresses, ip.subnet)
+                 for ip in inv.ip_crs.values()]
+    for ref, deletion, finalizers, cr, addrs, subnet in sorted(subjects, key=lambda t: t[0]):
         if deletion is None or not finalizers or now - deletion < model.policy.stuck_after:
             continue
+        blockers = _blockers(model, cr) if cr is not None else []
         age = now - deletion
         first = addrs[0] if addrs else None
         yield Finding(

@@ -16,7 +16,7 @@ from eipfsck.addresses import Address, parse_cidr, parse_interface_address, try_
 from eipfsck.kubeovn import names as n
 from eipfsck.kubeovn.owners import AddrCR, Inventory, NatRule, PodInfo
 from eipfsck.kubeovn.refs import Ref
-from eipfsck.kubeovn.subnet import SubnetInfo
+from eipfsck.kubeovn.subnet import SubnetInfo, SubnetLocator
 from eipfsck.snapshot import Snapshot, as_list, as_map
 
 Verdict = Literal["orphan-nb-lsp", "orphan-nb-lrp", "orphan-nb-nat", "orphan-nb-lb",
@@ -99,6 +99,7 @@ def _ip_or_cidr(text: Any) -> tuple[Address | None, str]:
 class _Mapper:
     def __init__(self, snap: Snapshot, inv: Inventory, subnets: dict[str, SubnetInfo]) -> None:
         self.snap, self.inv, self.subnets = snap, inv, subnets
+        self.locator = SubnetLocator(subnets.values())
         self.view = NbView()
         self.ls_of: dict[str, str] = {}
         for ls in snap.nb_rows("Logical_Switch"):
@@ -332,7 +333,7 @@ class _Mapper:
         self.index(ref, lr, addrs + ((logical,) if logical else ()))
         if ext_ip is None or lr not in self.kube_ovn_routers:
             return
-        if not any(s.contains(ext_ip.family, ext_ip.value) for s in self.subnets.values()):
+        if not self.locator.containing(ext_ip.family, ext_ip.value):
             return  # not an address from a Kube-OVN subnet, so not made from an EIP
         cols = {"type": typ, "external_ip": row.get("external_ip"),
                 "logical_ip": row.get("logical_ip"), "logical_port": row.get("logical_port"),
@@ -391,7 +392,7 @@ class _Mapper:
             self.index(ref, container, (addr,))
             if ext.get("vendor") != "kube-ovn":
                 continue
-            if not any(s.contains(addr.family, addr.value) for s in self.subnets.values()):
+            if not self.locator.containing(addr.family, addr.value):
                 continue
             if self.lb_vip_owned(name, addr, port):
                 continue

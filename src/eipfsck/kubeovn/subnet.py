@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eipfsck.addresses import FAMILIES, Cidr, Family, try_parse_ip
+from eipfsck.addresses import BITS, FAMILIES, Cidr, Family, try_parse_ip
 from eipfsck.intervals import IntervalSet
 from eipfsck.kubeovn.names import DEFAULT_PROVIDER
 from eipfsck.kubeovn.refs import Ref
@@ -75,6 +76,30 @@ class SubnetInfo:
         """excludeIps entries string-equal to a gateway: the count rule skips only these."""
         gws = {p.strip() for p in self.gateway_text.split(",") if p.strip()}
         return {e for e, *_ in self.exclusions.entries if e in gws}
+
+
+class SubnetLocator:
+    """Which subnets' CIDRs contain an address, without scanning every subnet.
+
+    Subnets are grouped by (family, prefix length); an address is masked once per
+    prefix length present, which is a handful, whatever the number of subnets.
+    """
+
+    def __init__(self, subnets: Iterable[SubnetInfo]) -> None:
+        self._by_prefix: dict[tuple[Family, int], dict[int, list[SubnetInfo]]] = {}
+        for s in subnets:
+            for fam, fs in s.families.items():
+                nets = self._by_prefix.setdefault((fam, fs.cidr.prefixlen), {})
+                nets.setdefault(fs.cidr.network, []).append(s)
+
+    def containing(self, family: Family, value: int) -> list[SubnetInfo]:
+        out: list[SubnetInfo] = []
+        bits = BITS[family]
+        for (fam, plen), nets in self._by_prefix.items():
+            if fam == family:
+                mask = ((1 << plen) - 1) << (bits - plen)
+                out.extend(nets.get(value & mask, []))
+        return out
 
 
 def _str(value: Any) -> str:
