@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from eipfsck.errors import UsageError
+
 Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
 Needs = Literal["k8s", "nb", "exec"]
@@ -276,14 +278,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
 BY_ID: dict[str, CheckSpec] = {c.id: c for c in CATALOGUE}
 
 
-def spec(check_id: str) -> CheckSpec:
-    return BY_ID[check_id]
-
-
 def resolve_ids(ids: list[str]) -> list[str]:
     """Validate user-given ids (case-insensitive); an unknown id is a usage error."""
-    from eipfsck.errors import UsageError
-
     out = []
     for raw in ids:
         for part in raw.split(","):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eipfsck.addresses import Address, Cidr, Family, format_ip, parse_cidr, parse_ip
+from eipfsck.addresses import Cidr, Family, format_ip, parse_cidr, parse_ip
 from eipfsck.intervals import IntervalSet
 
 FLOAT_EXACT_LIMIT = 2**53
@@ -164,6 +164,3 @@ STATUS_FIELDS: dict[Family, dict[str, str]] = {
              "using_count": "v6usingIPs", "available_count": "v6availableIPs"},
 }
 
-
-def addresses_in(addresses: list[Address], family: Family) -> list[int]:
-    return [a.value for a in addresses if a.family == family]
