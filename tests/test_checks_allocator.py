@@ -186,6 +186,19 @@ def test_pod_that_took_over_a_vip_is_a_hazard_only_while_its_ip_is_available(
     assert [x.check for x in healthy if x.severity != "info"] == []
 
 
+def test_overlapping_subnet_owner_is_not_owner_ip_available_elsewhere(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("vpc1-net", "10.0.1.0/24", using=[], vpc="vpc1")
+    c.subnet("vpc2-net", "10.0.1.0/24", using=["10.0.1.5"], vpc="vpc2")
+    # An OvnEip naming a missing subnet protects its address everywhere, but is
+    # nobody's owner in vpc1-net, where the address is marked available.
+    c.ovn_eip("e", "10.0.1.7", subnet="gone")
+    c.pod("a", "ns2", "10.0.1.5", "vpc2-net")
+    assert found(c, tmp_path, "owner-ip-available") == []
+    c.ovn_eip("mine", "10.0.1.9", subnet="vpc1-net")
+    assert ips(found(c, tmp_path / "2", "owner-ip-available")) == ["10.0.1.9"]
+
+
 def test_orphan_record_on_an_available_ip_is_not_owner_ip_available(tmp_path: Path) -> None:
     c = Cluster()
     c.subnet("net1", "10.0.0.0/28", using=[])

@@ -148,8 +148,12 @@ def owner_ip_available(model: Model) -> Iterator[Finding]:
             hits = space.owned & fs.available
             for lo, hi in hits.intervals:
                 for value in range(lo, hi + 1):  # owned addresses: bounded by the objects
-                    owners = [c for c in space.by_address[value] if c.role == "owner"]
-                    yield _owner_available(model, s, fs, value, owners, vip_by_port)
+                    # Only owners of this subnet: a claim placed here because it names no
+                    # subnet may belong to another VPC's subnet with the same CIDR.
+                    owners = [c for c in space.by_address[value]
+                              if c.role == "owner" and c.subnet == s.name]
+                    if owners:
+                        yield _owner_available(model, s, fs, value, owners, vip_by_port)
 
 
 def _owner_available(model: Model, s: SubnetInfo, fs: FamilySpace, value: int,
