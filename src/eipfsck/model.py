@@ -70,6 +70,19 @@ class Model:
     def containing(self, address: Address) -> list[SubnetInfo]:
         return self.locator.containing(address.family, address.value)
 
+    def available_in(self, address: Address) -> list[str]:
+        """Subnets whose status marks this address available (the next one to take it)."""
+        out = []
+        for s in self.containing(address):
+            fs = s.families.get(address.family)
+            if fs is not None and fs.available is not None and address.value in fs.available:
+                out.append(s.name)
+        return out
+
+    def nb_rows_json(self, address: Address) -> list[dict[str, Any]]:
+        """The NB rows carrying an address, as finding evidence."""
+        return [{**r.row.as_json(), "in": r.container} for r in self.nb_at(address)]
+
     def missing_owner_kinds(self) -> list[str]:
         return [k for k in OWNER_KINDS if not self.snapshot.has(k)]
 
@@ -111,10 +124,8 @@ def settings_from(snap: Snapshot, overrides: dict[str, Any] | None = None) -> Se
     return Settings(**values)
 
 
-def _index_claims(claims: list[Claim], subnets: dict[str, SubnetInfo]
-                  ) -> dict[tuple[str, Family], SpaceClaims]:
-    locator = SubnetLocator(subnets.values())
-
+def _index_claims(claims: list[Claim], subnets: dict[str, SubnetInfo],
+                  locator: SubnetLocator) -> dict[tuple[str, Family], SpaceClaims]:
     def containing(a: Address) -> list[str]:
         return [s.name for s in locator.containing(a.family, a.value)]
 
@@ -144,8 +155,9 @@ def build_model(snap: Snapshot, settings: Settings | None = None,
     for obj in snap.items("subnets.kubeovn.io"):
         info = read_subnet(obj, settings.cluster_router)
         subnets[info.name] = info
+    locator = SubnetLocator(subnets.values())
     inventory = build_inventory(snap, subnets, settings)
-    nb = map_northbound(snap, inventory, subnets) if snap.nb is not None else None
+    nb = map_northbound(snap, inventory, subnets, locator) if snap.nb is not None else None
     version, source = detect_version(snap, nb)
     nb_by_address: dict[Address, list[NbRef]] = defaultdict(list)
     for ref in nb.refs if nb else []:
@@ -153,7 +165,7 @@ def build_model(snap: Snapshot, settings: Settings | None = None,
     return Model(
         snapshot=snap, settings=settings, version=version, version_source=source,
         subnets=subnets, inventory=inventory, nb=nb,
-        spaces=_index_claims(inventory.claims, subnets), nb_by_address=dict(nb_by_address),
-        locator=SubnetLocator(subnets.values()),
+        spaces=_index_claims(inventory.claims, subnets, locator),
+        nb_by_address=dict(nb_by_address), locator=locator,
         allocations=allocations or {}, policy=policy or Policy(),
     )

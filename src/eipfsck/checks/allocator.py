@@ -26,10 +26,6 @@ def _interval_text(fs: FamilySpace, ivs: IntervalSet, value: int) -> str:
     return ""
 
 
-def _nb_json(model: Model, address: Address) -> list[dict[str, Any]]:
-    return [{**r.row.as_json(), "in": r.container} for r in model.nb_at(address)]
-
-
 def _former_owner(key: str) -> str:
     if key.startswith("node-"):
         return f"Node {key[len('node-'):]}"
@@ -94,7 +90,7 @@ def _phantom(model: Model, s: SubnetInfo, fs: FamilySpace, owner: AddrCR,
          "owner_ipv4": [str(a) for a in owner.addresses if a.family == "ipv4"],
          "why_paired": "InitIPAM restores this owner from its IPv4 only and files the lowest "
                        "free IPv6 under its key; this is the lowest unowned IPv6 in use",
-         "nb_rows": _nb_json(model, addr),
+         "nb_rows": model.nb_rows_json(addr),
          **_log_evidence(model, s, addr)})
 
 
@@ -116,7 +112,7 @@ def _leaked(model: Model, s: SubnetInfo, fs: FamilySpace, leaked: IntervalSet,
         evidence: dict[str, Any] = {
             "status_range": {"field": fld, "interval": _interval_text(fs, fs.using, value)},
             "owners_searched": searched,
-            "nb_rows": _nb_json(model, addr),
+            "nb_rows": model.nb_rows_json(addr),
             "confirmed": False, "observations": 1,
         }
         evidence.update(_log_evidence(model, s, addr))
@@ -182,7 +178,7 @@ def _owner_available(model: Model, s: SubnetInfo, fs: FamilySpace, value: int,
         {"owners": [claim_json(c) for c in owners],
          "status_range": {"field": f"status.{STATUS_FIELDS[fs.family]['available']}",
                           "interval": _interval_text(fs, fs.available, value)},
-         "causes": causes, "nb_rows": _nb_json(model, addr)})
+         "causes": causes, "nb_rows": model.nb_rows_json(addr)})
 
 
 def _restore_gap(model: Model, c: Claim) -> str:

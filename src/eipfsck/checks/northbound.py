@@ -10,13 +10,8 @@ from eipfsck.model import Model
 
 
 def _available_subnets(model: Model, nf: NbFinding) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for a in nf.addresses:
-        for s in model.containing(a):
-            fs = s.families.get(a.family)
-            if fs is not None and fs.available is not None and a.value in fs.available:
-                out.setdefault(str(a), []).append(s.name)
-    return out
+    found = {str(a): model.available_in(a) for a in nf.addresses}
+    return {a: subnets for a, subnets in found.items() if subnets}
 
 
 def nb_findings(model: Model) -> Iterator[Finding]:

@@ -16,20 +16,6 @@ from eipfsck.model import Model
 _CLAIMING_ROLES = ("owner", "record")
 
 
-def _available_in(model: Model, addr: Address) -> list[str]:
-    """Subnets whose status marks this address available."""
-    out = []
-    for s in model.containing(addr):
-        fs = s.families.get(addr.family)
-        if fs is not None and fs.available is not None and addr.value in fs.available:
-            out.append(s.name)
-    return out
-
-
-def _nb_json(model: Model, addr: Address) -> list[dict[str, Any]]:
-    return [{**r.row.as_json(), "in": r.container} for r in model.nb_at(addr)]
-
-
 def double_claims(model: Model) -> Iterator[Finding]:
     inv = model.inventory
     # A Vip taken over by a pod is one claim with the pod's key (vip.go:366-480).
@@ -57,7 +43,7 @@ def double_claims(model: Model) -> Iterator[Finding]:
                 + ", ".join(f"{cs[0].ref} ({k})" for k, cs in sorted(keys.items())),
                 subnet, addr.family, addr, refs,
                 {"claims": [claim_json(c) for c in relevant], "ipam_keys": sorted(keys),
-                 "nb_rows": _nb_json(model, addr)})
+                 "nb_rows": model.nb_rows_json(addr)})
 
 
 def orphan_ip_crs(model: Model) -> Iterator[Finding]:
@@ -71,12 +57,12 @@ def orphan_ip_crs(model: Model) -> Iterator[Finding]:
         elif ip.reserved:
             severity, protected = "info", ("labelled ip_reserved=true: a deliberate "
                                            "reservation, never delete it")
-        available = {str(a): _available_in(model, a) for a in ip.addresses}
+        available = {str(a): model.available_in(a) for a in ip.addresses}
         ev: dict[str, Any] = {
             "owner_looked_for": ip.owner_detail, "pod_type": ip.pod_type or "",
             "addresses": [str(a) for a in ip.addresses], "spec_subnet": ip.subnet,
             "addresses_marked_available": {k: v for k, v in available.items() if v},
-            "nb_rows": [r for a in ip.addresses for r in _nb_json(model, a)],
+            "nb_rows": [r for a in ip.addresses for r in model.nb_rows_json(a)],
         }
         if protected:
             ev["not_deletable"] = protected
@@ -192,7 +178,7 @@ def dangling_refs(model: Model) -> Iterator[Finding]:
                 continue
             problem = (f"its status says {', '.join(map(str, stale))} but {eip.ref} now holds "
                        f"{', '.join(map(str, eip.addresses)) or 'nothing'}")
-        available = {str(a): _available_in(model, a) for a in status_ips}
+        available = {str(a): model.available_in(a) for a in status_ips}
         raised = any(available.values())
         first = status_ips[0] if status_ips else None
         subnet = next((v[0] for v in available.values() if v), None)
@@ -208,7 +194,7 @@ def dangling_refs(model: Model) -> Iterator[Finding]:
                      "addresses": [str(a) for a in eip.addresses] if eip else []},
              "rule_status_eip": [str(a) for a in status_ips],
              "addresses_marked_available": {k: v for k, v in available.items() if v},
-             "nb_rows": [r for a in status_ips for r in _nb_json(model, a)
+             "nb_rows": [r for a in status_ips for r in model.nb_rows_json(a)
                          if r["kind"] in ("NAT", "Load_Balancer")]})
 
 

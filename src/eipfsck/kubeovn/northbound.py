@@ -97,9 +97,9 @@ def _ip_or_cidr(text: Any) -> tuple[Address | None, str]:
 
 
 class _Mapper:
-    def __init__(self, snap: Snapshot, inv: Inventory, subnets: dict[str, SubnetInfo]) -> None:
-        self.snap, self.inv, self.subnets = snap, inv, subnets
-        self.locator = SubnetLocator(subnets.values())
+    def __init__(self, snap: Snapshot, inv: Inventory, subnets: dict[str, SubnetInfo],
+                 locator: SubnetLocator) -> None:
+        self.snap, self.inv, self.subnets, self.locator = snap, inv, subnets, locator
         self.view = NbView()
         self.ls_of: dict[str, str] = {}
         for ls in snap.nb_rows("Logical_Switch"):
@@ -435,8 +435,9 @@ def _split_host_port(text: str) -> tuple[str, str]:
     return text, ""
 
 
-def map_northbound(snap: Snapshot, inv: Inventory, subnets: dict[str, SubnetInfo]) -> NbView:
-    m = _Mapper(snap, inv, subnets)
+def map_northbound(snap: Snapshot, inv: Inventory, subnets: dict[str, SubnetInfo],
+                   locator: SubnetLocator) -> NbView:
+    m = _Mapper(snap, inv, subnets, locator)
     for row in snap.nb_rows("Logical_Switch_Port"):
         m.lsp(row)
     for row in snap.nb_rows("Logical_Router_Port"):
