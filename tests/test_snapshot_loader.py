@@ -132,7 +132,7 @@ def test_load_snapshot_reads_the_same_objects_from_an_archive(tmp_path: Path) ->
     assert a.nb == b.nb is None
     assert [(s.name, s.state, s.count) for s in a.sources] == [
         (s.name, s.state, s.count) for s in b.sources]
-    assert a.captured_at_known and a.captured_at == b.captured_at
+    assert a.captured_at_source == "snapshot meta.json" and a.captured_at == b.captured_at
 
 
 # -- unsafe archives ------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import os
 import shutil
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -20,9 +22,14 @@ from rich.console import Console
 
 from eipfsck import __version__, exitcodes
 from eipfsck.checks.catalogue import BY_ID, CATALOGUE, resolve_ids
-from eipfsck.errors import EipfsckError
+from eipfsck.collect.kube import KubeTarget, parse_duration
+from eipfsck.collect.live import LiveOptions, collect_live
+from eipfsck.collect.ovnnb import NbTarget
+from eipfsck.collect.progress import Progress, RichProgress
+from eipfsck.errors import EipfsckError, UsageError
 from eipfsck.pipeline import ScanOptions, scan
 from eipfsck.report import jsonfmt, table
+from eipfsck.snapshot_writer import target_path, write_snapshot
 
 app = typer.Typer(
     name="eipfsck",
@@ -65,11 +72,97 @@ def _root(
     pass
 
 
+# Options shared by `scan` (without --snapshot) and `snapshot`: how to reach the cluster.
+KubeconfigOpt = Annotated[str | None, typer.Option(
+    "--kubeconfig", metavar="FILE", rich_help_panel="Cluster",
+    help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else the pod's service "
+         "account).")]
+ContextOpt = Annotated[str | None, typer.Option(
+    "--context", metavar="NAME", rich_help_panel="Cluster",
+    help="Kubeconfig context (default: the current one).")]
+RequestTimeoutOpt = Annotated[str, typer.Option(
+    "--request-timeout", metavar="DURATION", rich_help_panel="Cluster",
+    help="Per API request, e.g. 30s, 2m; 0 = none.")]
+PageSizeOpt = Annotated[int, typer.Option(
+    "--page-size", min=1, max=10000, metavar="N", rich_help_panel="Cluster",
+    help="Objects per LIST page.")]
+NamespaceOpt = Annotated[str, typer.Option(
+    "--kube-ovn-namespace", metavar="NS", rich_help_panel="Cluster",
+    help="Namespace of Kube-OVN's controller, ConfigMaps and ovn-central.")]
+OvnNbOpt = Annotated[str | None, typer.Option(
+    "--ovn-nb", envvar="OVN_NB_DB", metavar="REMOTE", rich_help_panel="OVN northbound",
+    help="tcp:HOST:PORT, ssl:HOST:PORT, unix:PATH, a comma list of cluster members, or "
+         "kubectl-exec (ovn-nbctl in the ovn-central leader pod). Default: found through "
+         "Service ovn-nb.")]
+NbKeyOpt = Annotated[str | None, typer.Option(
+    "--ovn-nb-private-key", metavar="FILE", rich_help_panel="OVN northbound",
+    help="Client key for ssl:.")]
+NbCertOpt = Annotated[str | None, typer.Option(
+    "--ovn-nb-certificate", metavar="FILE", rich_help_panel="OVN northbound",
+    help="Client certificate for ssl:.")]
+NbCaOpt = Annotated[str | None, typer.Option(
+    "--ovn-nb-ca-cert", metavar="FILE", rich_help_panel="OVN northbound",
+    help="CA certificate for ssl:.")]
+NoNbOpt = Annotated[bool, typer.Option(
+    "--no-nb", rich_help_panel="OVN northbound",
+    help="Do not read the NB: its checks are reported as skipped (no exit bit 8).")]
+
+
+def _live_options(kubeconfig: str | None, context: str | None, request_timeout: str,
+                  page_size: int, namespace: str, ovn_nb: str | None, key: str | None,
+                  cert: str | None, ca: str | None, no_nb: bool, controller_log: bool = False,
+                  since: str = "24h") -> LiveOptions:
+    timeout = parse_duration(request_timeout)
+    kube = KubeTarget(kubeconfig=kubeconfig, context=context, request_timeout=timeout,
+                      page_size=page_size, kube_ovn_namespace=namespace)
+    if no_nb and ovn_nb:
+        raise UsageError("--no-nb and --ovn-nb (or OVN_NB_DB) contradict each other")
+    log_since = parse_duration(since) or 0.0
+    if no_nb:
+        return LiveOptions(kube, "none", controller_log=controller_log, log_since=log_since)
+    if not ovn_nb:
+        return LiveOptions(kube, "auto", controller_log=controller_log, log_since=log_since)
+    if ovn_nb == "kubectl-exec":
+        return LiveOptions(kube, "kubectl-exec", controller_log=controller_log,
+                           log_since=log_since)
+    members = [m.strip() for m in ovn_nb.split(",") if m.strip()]
+    bad = [m for m in members if not m.startswith(("tcp:", "ssl:", "unix:"))]
+    if not members or bad:
+        raise UsageError(f"--ovn-nb {ovn_nb!r}: each member must be tcp:HOST:PORT, "
+                         "ssl:HOST:PORT or unix:PATH (or say kubectl-exec)")
+    if any(m.startswith("ssl:") for m in members):
+        missing = [flag for flag, v in (("--ovn-nb-private-key", key),
+                                         ("--ovn-nb-certificate", cert),
+                                         ("--ovn-nb-ca-cert", ca)) if not v]
+        if missing:
+            raise UsageError(f"--ovn-nb {ovn_nb}: ssl: needs {', '.join(missing)}")
+    target = NbTarget(",".join(members), private_key=key, certificate=cert, ca_cert=ca,
+                      timeout=timeout or 30.0)
+    return LiveOptions(kube, "remote", target, controller_log=controller_log,
+                       log_since=log_since)
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Progress | None]:
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    with RichProgress() as bars:
+        yield bars
+
+
+def _print_notes(notes: list[str]) -> None:
+    err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
+    for note in notes:
+        err.print(f"eipfsck: {note}")
+
+
 @app.command("scan", epilog=EXIT_HELP)
 def scan_cmd(
     snapshot: Annotated[str | None, typer.Option(
         "--snapshot", "-s", metavar="PATH",
-        help="Snapshot directory or .tar.gz (see docs/snapshot-format.md).")] = None,
+        help="Scan a snapshot directory or .tar.gz (see docs/snapshot-format.md) instead of "
+             "the live cluster.")] = None,
     output: Annotated[Output, typer.Option("--output", "-o", help="Output format.")] =
         Output.table,
     report: Annotated[str | None, typer.Option(
@@ -84,31 +177,70 @@ def scan_cmd(
     subnet: Annotated[list[str] | None, typer.Option(
         "--subnet", metavar="NAME", help="Show only findings in these subnets.")] = None,
     quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="Table: findings and the result line only.")] = False,
+        "--quiet", "-q", help="Table: findings and the result line only; no progress.")]
+        = False,
     controller_log: Annotated[str | None, typer.Option(
-        "--controller-log", metavar="FILE",
-        help="A kube-ovn-controller log: names the IPAM key (former owner) of each leak.")]
+        "--controller-log", metavar="FILE|auto",
+        help="A kube-ovn-controller log, or auto (the leader's log through the API, live "
+             "scans only): names the IPAM key (former owner) of each leak.")]
         = None,
+    since: Annotated[str, typer.Option(
+        "--since", metavar="DURATION", help="With --controller-log auto: how much log to read.")]
+        = "24h",
     external_gateway_switch: Annotated[str | None, typer.Option(
-        help="The controller's --external-gateway-switch (default: external).")] = None,
+        help="The controller's --external-gateway-switch (default: from its Deployment, "
+             "else external).")] = None,
     cluster_router: Annotated[str | None, typer.Option(
-        help="The controller's --cluster-router (default: ovn-cluster).")] = None,
+        help="The controller's --cluster-router (default: from its Deployment, else "
+             "ovn-cluster).")] = None,
     node_switch: Annotated[str | None, typer.Option(
-        help="The controller's --node-switch (default: join).")] = None,
+        help="The controller's --node-switch (default: from its Deployment, else join).")]
+        = None,
     stuck_after: Annotated[int, typer.Option(
         metavar="MINUTES", help="Report owners terminating for longer than this.")] = 10,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    request_timeout: RequestTimeoutOpt = "60s",
+    page_size: PageSizeOpt = 500,
+    kube_ovn_namespace: NamespaceOpt = "kube-system",
+    ovn_nb: OvnNbOpt = None,
+    ovn_nb_private_key: NbKeyOpt = None,
+    ovn_nb_certificate: NbCertOpt = None,
+    ovn_nb_ca_cert: NbCaOpt = None,
+    no_nb: NoNbOpt = False,
 ) -> None:
-    """Scan for IPAM inconsistencies (read-only)."""
+    """Scan for IPAM inconsistencies (read-only): the live cluster, or a saved snapshot."""
+    live = None
+    log_file = controller_log
+    if snapshot is not None:
+        given = [f for f, v in (("--kubeconfig", kubeconfig), ("--context", context),
+                                ("--no-nb", no_nb)) if v]
+        if given:
+            raise UsageError(f"{', '.join(given)}: only for live scans, not with --snapshot")
+        if controller_log == "auto":
+            raise UsageError("--controller-log auto reads the live cluster; with --snapshot "
+                             "give the log file")
+    else:
+        if controller_log == "auto":
+            log_file = None
+        live = _live_options(kubeconfig, context, request_timeout, page_size,
+                             kube_ovn_namespace, ovn_nb, ovn_nb_private_key,
+                             ovn_nb_certificate, ovn_nb_ca_cert, no_nb,
+                             controller_log=controller_log == "auto", since=since)
     opts = ScanOptions(
-        snapshot=snapshot, controller_log=controller_log,
+        snapshot=snapshot, live=live, controller_log=log_file,
         only=resolve_ids(only or []), skip=resolve_ids(skip or []),
         subnets=[s for item in subnet or [] for s in item.split(",") if s],
         fail_on=fail_on.value,
         settings={"external_gateway_switch": external_gateway_switch,
-                  "cluster_router": cluster_router, "node_switch": node_switch},
+                  "cluster_router": cluster_router, "node_switch": node_switch,
+                  "namespace": kube_ovn_namespace if kube_ovn_namespace != "kube-system"
+                  else None},
         stuck_after=timedelta(minutes=stuck_after),
     )
-    result = scan(opts)
+    with _progress(quiet) as bars:
+        result = scan(opts, bars)
+    _print_notes(result.notes)
     if report:
         jsonfmt.write_file(result.report, report)
     if output is Output.json:
@@ -120,6 +252,45 @@ def scan_cmd(
                      quiet=quiet)
     raise typer.Exit(result.exit_code)
 
+
+@app.command("snapshot", epilog=EXIT_HELP)
+def snapshot_cmd(
+    out: Annotated[str, typer.Argument(
+        metavar="OUT", help="Directory to create (or OUT.tar.gz with --tar).")],
+    tar: Annotated[bool, typer.Option("--tar", help="Write one OUT.tar.gz file.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")]
+        = False,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    request_timeout: RequestTimeoutOpt = "60s",
+    page_size: PageSizeOpt = 500,
+    kube_ovn_namespace: NamespaceOpt = "kube-system",
+    ovn_nb: OvnNbOpt = None,
+    ovn_nb_private_key: NbKeyOpt = None,
+    ovn_nb_certificate: NbCertOpt = None,
+    ovn_nb_ca_cert: NbCaOpt = None,
+    no_nb: NoNbOpt = False,
+) -> None:
+    """Save what a live scan reads, in the snapshot format, for a later `scan --snapshot`.
+
+    Exits 8 when a source failed (the snapshot is still written and says so)."""
+    live = _live_options(kubeconfig, context, request_timeout, page_size, kube_ovn_namespace,
+                         ovn_nb, ovn_nb_private_key, ovn_nb_certificate, ovn_nb_ca_cert, no_nb)
+    target_path(out, tar)  # refuse a bad OUT before reading the whole cluster
+    with _progress(quiet) as bars:
+        result = collect_live(live, bars)
+    path = write_snapshot(result.snapshot, out, tar)
+    snap = result.snapshot
+    bad = [s for s in snap.sources if s.state in ("failed", "partial")]
+    if not quiet:
+        _print_notes(result.notes)
+        objects = sum(len(v) for v in snap.k8s.values())
+        rows = sum(len(v) for v in (snap.nb or {}).values())
+        typer.echo(f"wrote {path}: {objects} objects, {rows} NB rows"
+                   + (f"; {len(bad)} source(s) failed or partial: "
+                      + ", ".join(f"{s.name} ({s.state})" for s in bad) if bad else ""),
+                   err=True)
+    raise typer.Exit(exitcodes.INCONCLUSIVE if bad else exitcodes.CLEAN)
 
 
 @app.command("checks")

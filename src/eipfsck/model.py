@@ -17,7 +17,13 @@ from typing import Any
 from eipfsck.addresses import Address, Family
 from eipfsck.controller_log import Allocation
 from eipfsck.intervals import IntervalSet
-from eipfsck.kubeovn.names import Settings, Version, parse_version
+from eipfsck.kubeovn.names import (
+    CONTROLLER,
+    Settings,
+    Version,
+    parse_version,
+    settings_from_args,
+)
 from eipfsck.kubeovn.northbound import NbRef, NbView, map_northbound
 from eipfsck.kubeovn.owners import Claim, Inventory, build_inventory
 from eipfsck.kubeovn.subnet import SubnetInfo, SubnetLocator, read_subnet
@@ -104,19 +110,30 @@ def detect_version(snap: Snapshot, nb: NbView | None) -> tuple[Version | None, s
     meta_version = parse_version(snap.meta.get("kube_ovn_version"))
     if meta_version is not None:
         return meta_version, "meta.json kube_ovn_version"
-    for dep in snap.items("deployments.apps"):
-        if dep["metadata"]["name"] != "kube-ovn-controller":
-            continue
-        for image in dep.get("spec", {}).get("images", []):
-            if isinstance(image, str) and ":" in image:
-                v = parse_version(image.rsplit(":", 1)[1])
-                if v is not None:
-                    return v, "kube-ovn-controller image tag"
+    for container in _controller_containers(snap):
+        image = container.get("image")
+        if isinstance(image, str) and ":" in image:
+            v = parse_version(image.rsplit(":", 1)[1])
+            if v is not None:
+                return v, "kube-ovn-controller image tag"
     return None, "unknown"
 
 
+def _controller_containers(snap: Snapshot) -> list[dict[str, Any]]:
+    for dep in snap.items("deployments.apps"):
+        if dep["metadata"]["name"] == CONTROLLER:
+            containers = dep["spec"]["template"]["spec"]["containers"]
+            return [c for c in containers if c.get("name", CONTROLLER) == CONTROLLER] \
+                or containers
+    return []
+
+
 def settings_from(snap: Snapshot, overrides: dict[str, Any] | None = None) -> Settings:
+    """Operator overrides, then meta.json's settings, then the controller's own flags."""
     values: dict[str, Any] = {}
+    for container in _controller_containers(snap):
+        values.update(settings_from_args(list(container.get("command") or [])
+                                         + list(container.get("args") or [])))
     recorded = snap.meta.get("settings")
     if isinstance(recorded, dict):
         values.update({k: v for k, v in recorded.items() if k in Settings.__dataclass_fields__})

@@ -15,6 +15,8 @@ from typing import Any
 from eipfsck import exitcodes
 from eipfsck.checks.catalogue import SEVERITY_RANK
 from eipfsck.checks.runner import CheckRun, run_checks
+from eipfsck.collect.live import LiveOptions, collect_live
+from eipfsck.collect.progress import Progress
 from eipfsck.controller_log import read_controller_log
 from eipfsck.errors import UsageError
 from eipfsck.model import Model, Policy, build_model, settings_from
@@ -27,7 +29,8 @@ FAIL_ON = ("info", "warning", "error", "never")
 @dataclass(frozen=True)
 class ScanOptions:
     snapshot: str | None
-    controller_log: str | None = None
+    live: LiveOptions | None = None  # read the cluster when no snapshot is given
+    controller_log: str | None = None  # a file; for live scans LiveOptions.controller_log
     only: list[str] = field(default_factory=list)
     skip: list[str] = field(default_factory=list)
     subnets: list[str] = field(default_factory=list)
@@ -42,6 +45,7 @@ class ScanResult:
     run: CheckRun
     report: dict[str, Any]
     exit_code: int
+    notes: list[str] = field(default_factory=list)  # collection notes for stderr
 
 
 def exit_code_for(run: CheckRun, inconclusive: list[str], fail_on: str) -> int:
@@ -69,22 +73,25 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def scan(opts: ScanOptions) -> ScanResult:
+def scan(opts: ScanOptions, progress: Progress | None = None) -> ScanResult:
     with _no_cyclic_gc():
-        return _scan(opts)
+        return _scan(opts, progress)
 
 
-def _scan(opts: ScanOptions) -> ScanResult:
+def _scan(opts: ScanOptions, progress: Progress | None) -> ScanResult:
     if opts.fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
-    if opts.snapshot is None:
-        raise UsageError(
-            "live collection from a cluster is not available in this version",
-            hint="capture a snapshot (see docs/snapshot-format.md) and run "
-                 "eipfsck scan --snapshot DIR",
-        )
-    snap = load_snapshot(opts.snapshot)
+    notes: list[str] = []
     allocations = read_controller_log(opts.controller_log) if opts.controller_log else None
+    if opts.snapshot is not None:
+        snap = load_snapshot(opts.snapshot)
+    elif opts.live is not None:
+        live = collect_live(opts.live, progress)
+        snap, notes = live.snapshot, live.notes
+        if live.allocations is not None:
+            allocations = live.allocations
+    else:
+        raise UsageError("nothing to scan: give --snapshot DIR or a cluster to read")
     model = build_model(snap, settings_from(snap, opts.settings), allocations,
                         Policy(stuck_after=opts.stuck_after))
     unknown = [s for s in opts.subnets if s not in model.subnets]
@@ -94,4 +101,4 @@ def _scan(opts: ScanOptions) -> ScanResult:
     inconclusive = inconclusive_reasons(model)
     code = exit_code_for(run, inconclusive, opts.fail_on)
     report = build_report(model, run, opts.fail_on, code, opts.subnets or None)
-    return ScanResult(model, run, report, code)
+    return ScanResult(model, run, report, code, notes)

@@ -109,12 +109,15 @@ class InputProblem:
 class Snapshot:
     origin: str
     captured_at: datetime
-    captured_at_known: bool
+    captured_at_source: str  # "snapshot meta.json", "live collection" or "scan time"
     meta: dict[str, Any]
     k8s: dict[str, list[dict[str, Any]]]
     nb: dict[str, list[dict[str, Any]]] | None
     sources: tuple[SourceStatus, ...]
     problems: tuple[InputProblem, ...] = field(default=())
+    # Raw objects that failed slimming (each has a problem above): a written snapshot keeps
+    # them, so nothing read is lost and a later scan reports the same problems.
+    rejected: dict[str, list[Any]] = field(default_factory=dict)
 
     def items(self, resource: str) -> list[dict[str, Any]]:
         return self.k8s.get(resource, [])
@@ -178,8 +181,14 @@ def slim_object(resource: str, obj: Any) -> tuple[dict[str, Any] | None, str | N
         out["spec"] = {}
         out["status"] = {}
     elif resource == "deployments.apps":
-        containers = (((spec.get("template") or {}).get("spec") or {}).get("containers")) or []
-        out["spec"] = {"images": [c.get("image") for c in containers if isinstance(c, dict)]}
+        # The controller's image tag (version) and flags (settings), in the original shape so
+        # that slimming a slimmed object changes nothing (snapshots are written slimmed).
+        template = spec.get("template") if isinstance(spec.get("template"), dict) else {}
+        pod_spec = template.get("spec") if isinstance(template.get("spec"), dict) else {}
+        containers = pod_spec.get("containers")
+        kept = [{k: c[k] for k in ("name", "image", "command", "args") if k in c}
+                for c in containers if isinstance(c, dict)] if isinstance(containers, list) else []
+        out["spec"] = {"template": {"spec": {"containers": kept}}}
         out["status"] = {}
     elif resource == "configmaps":
         data = obj.get("data")
@@ -259,6 +268,67 @@ def decode_nb_table(table: str, doc: Any, source: str) -> list[dict[str, Any]]:
                 ) from None
         rows.append(decoded)
     return rows
+
+
+# Kept columns whose atoms are UUID references (refTable in ovn-nb.ovsschema): ovn-nbctl prints
+# them as ["uuid", u], which decoding flattens to u, so encoding must know them to undo it.
+# Hard-coded because the schema file is not on an operator's machine; a live test checks this
+# list against the installed schema.
+NB_REFERENCE_COLUMNS: dict[str, frozenset[str]] = {
+    "Logical_Switch": frozenset({"ports"}),
+    "Logical_Router": frozenset({"ports", "nat", "load_balancer"}),
+}
+
+
+def _encode_atom(value: Any, reference: bool, where: str) -> Any:
+    if reference:
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a UUID string, got {value!r:.80}")
+        return ["uuid", value]
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    raise ValueError(f"{where}: expected a string, number or boolean, got {value!r:.80}")
+
+
+def encode_nb_table(table: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The inverse of decode_nb_table: ovn-nbctl's `--format=json list` document for `rows`.
+
+    Headings are `_uuid` then the kept columns in name order (ovn-nbctl's own order, minus
+    the columns eipfsck drops). A list becomes ["set", ...] in the order given, a dict
+    ["map", ...], anything else the bare atom: a one-element set that decoding flattened stays
+    flat, as ovn-nbctl prints it. Raises ValueError for a row that decoding could not have
+    produced (a missing or unknown column, a value of no OVSDB shape), since writing it would
+    silently lose data.
+    """
+    if table not in NB_COLUMNS:
+        raise ValueError(f"NB table {table} is not one eipfsck keeps")
+    columns = sorted(NB_COLUMNS[table] - {"_uuid"})
+    references = NB_REFERENCE_COLUMNS.get(table, frozenset())
+    data: list[list[Any]] = []
+    for r, row in enumerate(rows):
+        extra = set(row) - NB_COLUMNS[table]
+        missing = NB_COLUMNS[table] - set(row)
+        if extra or missing:
+            raise ValueError(
+                f"NB table {table}, row {r}: "
+                + ", ".join(filter(None, (
+                    extra and f"unknown column(s) {', '.join(sorted(extra))}",
+                    missing and f"missing column(s) {', '.join(sorted(missing))}")))
+            )
+        cells: list[Any] = [_encode_atom(row["_uuid"], True, f"{table} row {r} _uuid")]
+        for column in columns:
+            value = row[column]
+            where = f"{table} {row['_uuid']} {column}"
+            ref = column in references
+            if isinstance(value, dict):
+                cells.append(["map", [[_encode_atom(k, False, where), _encode_atom(v, False, where)]
+                                      for k, v in value.items()]])
+            elif isinstance(value, list):
+                cells.append(["set", [_encode_atom(a, ref, where) for a in value]])
+            else:
+                cells.append(_encode_atom(value, ref, where))
+        data.append(cells)
+    return {"headings": ["_uuid", *columns], "data": data}
 
 
 # ---------------------------------------------------------------------------
@@ -392,22 +462,26 @@ def load_snapshot(path: str | os.PathLike[str], now: datetime | None = None) -> 
     k8s: dict[str, list[dict[str, Any]]] = {}
     sources: list[SourceStatus] = []
     problems: list[InputProblem] = []
-    meta_sources = meta.get("sources") if isinstance(meta.get("sources"), dict) else {}
+    recorded = _recorded_sources(meta)
     for resource in K8S_RESOURCES:
         rel = f"k8s/{resource}.json"
+        was = recorded.get(resource, {})
         if not files.exists(rel):
-            sources.append(SourceStatus(resource, "k8s", "absent",
-                                        detail="file not in snapshot"))
+            # eipfsck snapshot records why a kind has no file (absent, failed); a hand-made
+            # snapshot simply did not capture it.
+            state = was.get("state") if was.get("state") in ("absent", "failed") else "absent"
+            sources.append(SourceStatus(resource, "k8s", state,
+                                        detail=was.get("detail") or "file not in snapshot"))
             continue
         items, rv, bad = _load_list(files, rel, resource)
         k8s[resource] = items
         problems.extend(bad)
-        recorded = meta_sources.get(resource) if isinstance(meta_sources, dict) else None
-        state: SourceState = "partial" if bad else "complete"
-        if isinstance(recorded, dict) and recorded.get("state") in ("partial", "failed"):
-            state = recorded["state"]
-        sources.append(SourceStatus(resource, "k8s", state, len(items), rv,
-                                    f"{len(bad)} object(s) skipped" if bad else None))
+        state = "partial" if bad else "complete"
+        if was.get("state") in ("partial", "failed"):
+            state = was["state"]
+        detail = was.get("detail") or (f"{len(bad)} object(s) skipped" if bad else None)
+        sources.append(SourceStatus(resource, "k8s", state, len(items),
+                                    rv or was.get("resource_version"), detail))
 
     nb: dict[str, list[dict[str, Any]]] | None = None
     if files.has_dir("nb"):
@@ -418,15 +492,33 @@ def load_snapshot(path: str | os.PathLike[str], now: datetime | None = None) -> 
                 sources.append(SourceStatus(table, "nb", "absent", detail="file not in snapshot"))
                 continue
             nb[table] = decode_nb_table(table, _parse_json(files, rel), files.display(rel))
-            sources.append(SourceStatus(table, "nb", "complete", len(nb[table])))
+            sources.append(SourceStatus(table, "nb", "complete", len(nb[table]),
+                                        detail=recorded.get(table, {}).get("detail")))
     else:
-        sources.extend(SourceStatus(t, "nb", "skipped", detail="no nb/ directory in snapshot")
-                       for t in NB_TABLES)
+        for table in NB_TABLES:
+            was = recorded.get(table, {})
+            state = "failed" if was.get("state") == "failed" else "skipped"
+            sources.append(SourceStatus(table, "nb", state, detail=was.get(
+                "detail") or "no nb/ directory in snapshot"))
 
     return Snapshot(
-        origin=str(root), captured_at=captured, captured_at_known=captured_known, meta=meta,
+        origin=str(root), captured_at=captured,
+        captured_at_source="snapshot meta.json" if captured_known else "scan time", meta=meta,
         k8s=k8s, nb=nb, sources=tuple(sources), problems=tuple(problems),
     )
+
+
+def _recorded_sources(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """meta.json "sources": name -> {state, detail, resource_version}, as strings only."""
+    raw = meta.get("sources")
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, entry in raw.items():
+        if isinstance(entry, dict):
+            out[name] = {k: entry[k] for k in ("state", "detail", "resource_version")
+                         if isinstance(entry.get(k), str)}
+    return out
 
 
 def _load_list(files: _Files, rel: str, resource: str

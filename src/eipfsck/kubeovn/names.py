@@ -27,6 +27,10 @@ ANNOTATION_SUFFIX = ".kubernetes.io/"
 DEFAULT_PROVIDER = "ovn"
 DEFAULT_IPTABLES_EXTERNAL = "ovn-vpc-external-network"
 EXTERNAL_GW_CONFIGMAP = "ovn-external-gw-config"
+# The ConfigMaps of Kube-OVN's namespace the model reads (the rest are never collected).
+KUBE_OVN_CONFIGMAPS = (EXTERNAL_GW_CONFIGMAP, "ovn-vpc-nat-config", "ovn-vpc-nat-gw-config")
+# Deployment and leader-election Lease of the controller, both in Kube-OVN's namespace.
+CONTROLLER = "kube-ovn-controller"
 LEGACY_EXTERNAL_SWITCH = "ovn-external"
 INTERCONNECT_SWITCH = "ts"
 
@@ -83,3 +87,40 @@ class Settings:
     node_switch: str = "join"
     keep_vm_ip: bool = True
     namespace: str = "kube-system"
+
+
+# kube-ovn-controller flag -> Settings field (cmd/controller, pkg/controller/config.go).
+_CONTROLLER_FLAGS = {
+    "--external-gateway-switch": "external_gateway_switch",
+    "--cluster-router": "cluster_router",
+    "--node-switch": "node_switch",
+    "--keep-vm-ip": "keep_vm_ip",
+}
+
+
+def settings_from_args(args: list[Any]) -> dict[str, Any]:
+    """The Settings a controller's command line sets (Go flag syntax: --f=v or --f v)."""
+    out: dict[str, Any] = {}
+    words = [a for a in args if isinstance(a, str)]
+    for i, word in enumerate(words):
+        flag, eq, value = word.partition("=")
+        if flag.startswith("-") and not flag.startswith("--"):
+            flag = "-" + flag
+        key = _CONTROLLER_FLAGS.get(flag)
+        if key is None:
+            continue
+        if not eq:
+            if key == "keep_vm_ip":
+                value = "true"  # a bare boolean flag means true in Go's flag package
+            elif i + 1 < len(words):
+                value = words[i + 1]
+            else:
+                continue
+        if key == "keep_vm_ip":
+            if value.lower() in ("true", "1", "t"):
+                out[key] = True
+            elif value.lower() in ("false", "0", "f"):
+                out[key] = False
+        elif value:
+            out[key] = value
+    return out

@@ -119,7 +119,7 @@ def build_report(model: Model, run: CheckRun, fail_on: str, exit_code: int,
         "tool": {"name": "eipfsck", "version": __version__},
         "scanned_at": (scanned_at or datetime.now(UTC)).isoformat(),
         "captured_at": snap.captured_at.isoformat(),
-        "captured_at_source": "snapshot meta.json" if snap.captured_at_known else "scan time",
+        "captured_at_source": snap.captured_at_source,
         "input": snap.origin,
         "cluster": {
             "uid": cluster_uid(model),
