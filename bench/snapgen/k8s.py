@@ -275,7 +275,9 @@ def pod_obj(p: Pod, rv: ResourceVersions) -> Obj:
 def statefulset_obj(w: Workload, rv: ResourceVersions) -> Obj:
     revision = f"{w.name}-{w.revision}"
     template = {"metadata": {"creationTimestamp": None, "labels": {"app": w.app}},
-                "spec": {"containers": [container(w.app, w.namespace)],
+                # The token mount is added to pods by admission, never to the template.
+                "spec": {"containers": [{k: v for k, v in container(w.app, w.namespace).items()
+                                        if k != "volumeMounts"}],
                          "dnsPolicy": "ClusterFirst", "restartPolicy": "Always",
                          "schedulerName": "default-scheduler", "securityContext": {},
                          "terminationGracePeriodSeconds": 30}}
