@@ -19,7 +19,7 @@ from eipfsck.collect.ovnnb import NbResult, NbTarget, read_northbound
 from eipfsck.collect.progress import Progress, Silent
 from eipfsck.controller_log import Allocation, parse_allocations
 from eipfsck.kubeovn.names import CONTROLLER
-from eipfsck.snapshot import NB_TABLES, Snapshot, SourceStatus
+from eipfsck.snapshot import Snapshot
 from eipfsck.snapshot_writer import SNAPSHOT_SCHEMA
 
 NbMode = Literal["remote", "kubectl-exec", "auto", "none"]
@@ -89,20 +89,10 @@ def _nb_version(rows: dict[str, list[dict[str, Any]]] | None) -> str | None:
     return None
 
 
-def _skipped(detail: str) -> NbResult:
-    return NbResult(None, tuple(SourceStatus(t, "nb", "skipped", detail=detail)
-                                for t in NB_TABLES), None, None)
-
-
-def _failed(detail: str) -> NbResult:
-    return NbResult(None, tuple(SourceStatus(t, "nb", "failed", detail=detail)
-                                for t in NB_TABLES), None, detail)
-
-
 def _read_nb(opts: LiveOptions, collector: KubeCollector,
              progress: Progress) -> tuple[NbResult, str]:
     if opts.nb_mode == "none":
-        return _skipped("--no-nb: not read on purpose"), "not read (--no-nb)"
+        return NbResult.skipped("--no-nb: not read on purpose"), "not read (--no-nb)"
     if opts.nb_mode == "remote":
         assert opts.nb is not None
         result = read_northbound(opts.nb, progress)
@@ -115,17 +105,17 @@ def _read_nb(opts: LiveOptions, collector: KubeCollector,
     try:
         answer = collector.http.get(f"/api/v1/namespaces/{namespace}/services/{NB_SERVICE}")
     except Exhausted as exc:
-        return _failed(f"looking for Service {namespace}/{NB_SERVICE}: {exc}"), "not found"
+        return NbResult.failed(f"looking for Service {namespace}/{NB_SERVICE}: {exc}"), "not found"
     if answer.status != 200:
         why = ("not found" if answer.status == 404
                else f"HTTP {answer.status}: {answer.status_message()}")
-        return _failed(f"no --ovn-nb or OVN_NB_DB given, and Service {namespace}/"
+        return NbResult.failed(f"no --ovn-nb or OVN_NB_DB given, and Service {namespace}/"
                        f"{NB_SERVICE} {why}: give --ovn-nb, or --no-nb to skip the NB "
                        "checks"), "not found"
     if collector.auth == "in-cluster":
         remote = _service_remote(answer.body)
         if remote is None:
-            return _failed(f"Service {namespace}/{NB_SERVICE} has no cluster IP and port; "
+            return NbResult.failed(f"Service {namespace}/{NB_SERVICE} has no cluster IP and port; "
                            "give --ovn-nb"), "not found"
         result = read_northbound(NbTarget(remote, timeout=opts.nb_timeout), progress)
         return result, (f"ovsdb {remote} (auto: Service {namespace}/{NB_SERVICE}, "

@@ -19,7 +19,7 @@ from eipfsck.collect.kube import Exhausted, Requester
 from eipfsck.collect.ovnnb import NbResult
 from eipfsck.collect.progress import Progress
 from eipfsck.errors import InputError
-from eipfsck.snapshot import NB_COLUMNS, NB_TABLES, SourceStatus, decode_nb_table
+from eipfsck.snapshot import NB_COLUMNS, NB_TABLES, decode_nb_table
 
 OVN_CENTRAL_SELECTOR = "app=ovn-central"
 NB_LEADER_LABEL = "ovn-nb-leader"  # set to "true" on the NB raft leader's pod by Kube-OVN
@@ -51,11 +51,6 @@ def parse_nbctl_output(text: str, source: str) -> dict[str, list[dict[str, Any]]
     if text[pos:].strip():
         raise InputError(f"{source}: unexpected output after the last table")
     return rows
-
-
-def _failed(detail: str, endpoint: str | None = None) -> NbResult:
-    return NbResult(None, tuple(SourceStatus(t, "nb", "failed", detail=detail)
-                                for t in NB_TABLES), endpoint, detail)
 
 
 def find_leader_pod(http: Requester, namespace: str) -> tuple[str | None, str]:
@@ -112,28 +107,27 @@ def read_northbound_exec(api: k8s_client.ApiClient, http: Requester, namespace: 
     try:
         pod, why = find_leader_pod(http, namespace)
     except Exhausted as exc:
-        return _failed(f"kubectl-exec: {exc}")
+        return NbResult.failed(f"kubectl-exec: {exc}")
     if pod is None:
-        return _failed(f"kubectl-exec: {why}")
+        return NbResult.failed(f"kubectl-exec: {why}")
     endpoint = f"{namespace}/{pod}"
     for table in NB_TABLES:
         progress.start(table)
     try:
         out, err, code = run_in_pod(api, namespace, pod, nbctl_command(), timeout)
     except Exception as exc:  # websocket, HTTP and timeout errors alike
-        return _failed(f"kubectl-exec in pod {endpoint}: {type(exc).__name__}: "
-                       f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-                       endpoint)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return NbResult.failed(f"kubectl-exec in pod {endpoint}: {type(exc).__name__}: {first}",
+                               endpoint)
     if code not in (0, None) or (code is None and not out):
         first = err.strip().splitlines()[0] if err.strip() else "no output"
-        return _failed(f"ovn-nbctl in pod {endpoint} failed (exit {code}): {first}", endpoint)
+        return NbResult.failed(f"ovn-nbctl in pod {endpoint} failed (exit {code}): {first}",
+                               endpoint)
     try:
         rows = parse_nbctl_output(out, f"ovn-nbctl in pod {endpoint}")
     except InputError as exc:
-        return _failed(exc.message, endpoint)
-    sources = []
+        return NbResult.failed(exc.message, endpoint)
     for table in NB_TABLES:
         progress.advance(table, len(rows[table]))
         progress.done(table, "complete", len(rows[table]))
-        sources.append(SourceStatus(table, "nb", "complete", len(rows[table])))
-    return NbResult(rows, tuple(sources), endpoint, None)
+    return NbResult.complete(rows, endpoint)

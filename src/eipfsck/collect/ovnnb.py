@@ -70,6 +70,23 @@ class NbResult:
     endpoint: str | None  # the member that answered (the leader for a cluster)
     error: str | None  # one-line operator message when the read failed
 
+    # The NB is read as a whole (one dump, one ovn-nbctl call): every table shares one state.
+    @classmethod
+    def complete(cls, rows: dict[str, list[dict[str, Any]]], endpoint: str | None
+                 ) -> NbResult:
+        return cls(rows, tuple(SourceStatus(t, "nb", "complete", len(rows[t]))
+                               for t in NB_TABLES), endpoint, None)
+
+    @classmethod
+    def failed(cls, detail: str, endpoint: str | None = None) -> NbResult:
+        return cls(None, tuple(SourceStatus(t, "nb", "failed", detail=detail)
+                               for t in NB_TABLES), endpoint, detail)
+
+    @classmethod
+    def skipped(cls, detail: str) -> NbResult:
+        return cls(None, tuple(SourceStatus(t, "nb", "skipped", detail=detail)
+                               for t in NB_TABLES), None, None)
+
 
 class _ReadFailed(Exception):
     """The read cannot produce a complete, trustworthy table set; str() is the operator line."""
@@ -95,12 +112,10 @@ def read_northbound(target: NbTarget, progress: Progress = Silent()) -> NbResult
         message = str(exc)
         for table in NB_TABLES:
             progress.done(table, "failed", 0)
-        return NbResult(None, tuple(SourceStatus(t, "nb", "failed", detail=message)
-                                    for t in NB_TABLES), None, message)
+        return NbResult.failed(message)
     for table in NB_TABLES:
         progress.done(table, "complete", len(rows[table]))
-    return NbResult(rows, tuple(SourceStatus(t, "nb", "complete", len(rows[t]))
-                                for t in NB_TABLES), endpoint, None)
+    return NbResult.complete(rows, endpoint)
 
 
 def _read(target: NbTarget, progress: Progress) -> tuple[dict[str, list[dict[str, Any]]], str]:
