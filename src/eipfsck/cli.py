@@ -23,7 +23,7 @@ from rich.console import Console
 from eipfsck import __version__, exitcodes
 from eipfsck.checks.catalogue import BY_ID, CATALOGUE, resolve_ids
 from eipfsck.collect.kube import KubeTarget, parse_duration
-from eipfsck.collect.live import LiveOptions, collect_live
+from eipfsck.collect.live import LiveOptions, NbMode, collect_live
 from eipfsck.collect.ovnnb import NbTarget
 from eipfsck.collect.progress import Progress, RichProgress
 from eipfsck.errors import EipfsckError, UsageError
@@ -117,14 +117,18 @@ def _live_options(kubeconfig: str | None, context: str | None, request_timeout: 
                       page_size=page_size, kube_ovn_namespace=namespace)
     if no_nb and ovn_nb:
         raise UsageError("--no-nb and --ovn-nb (or OVN_NB_DB) contradict each other")
-    log_since = parse_duration(since) or 0.0
+    return LiveOptions(kube, *_nb_choice(ovn_nb, key, cert, ca, no_nb, timeout),
+                       controller_log=controller_log, log_since=parse_duration(since) or 0.0)
+
+
+def _nb_choice(ovn_nb: str | None, key: str | None, cert: str | None, ca: str | None,
+               no_nb: bool, timeout: float | None) -> tuple[NbMode, NbTarget | None]:
     if no_nb:
-        return LiveOptions(kube, "none", controller_log=controller_log, log_since=log_since)
+        return "none", None
     if not ovn_nb:
-        return LiveOptions(kube, "auto", controller_log=controller_log, log_since=log_since)
+        return "auto", None
     if ovn_nb == "kubectl-exec":
-        return LiveOptions(kube, "kubectl-exec", controller_log=controller_log,
-                           log_since=log_since)
+        return "kubectl-exec", None
     members = [m.strip() for m in ovn_nb.split(",") if m.strip()]
     bad = [m for m in members if not m.startswith(("tcp:", "ssl:", "unix:"))]
     if not members or bad:
@@ -136,10 +140,8 @@ def _live_options(kubeconfig: str | None, context: str | None, request_timeout: 
                                          ("--ovn-nb-ca-cert", ca)) if not v]
         if missing:
             raise UsageError(f"--ovn-nb {ovn_nb}: ssl: needs {', '.join(missing)}")
-    target = NbTarget(",".join(members), private_key=key, certificate=cert, ca_cert=ca,
-                      timeout=timeout or 30.0)
-    return LiveOptions(kube, "remote", target, controller_log=controller_log,
-                       log_since=log_since)
+    return "remote", NbTarget(",".join(members), private_key=key, certificate=cert,
+                              ca_cert=ca, timeout=timeout or 30.0)
 
 
 @contextmanager
