@@ -271,6 +271,19 @@ class _ListOutcome:
     state: SourceState
     detail: str | None = None
 
+    @classmethod
+    def unread(cls, state: SourceState, detail: str) -> _ListOutcome:
+        """Nothing could be used: the kind is absent, or its read failed."""
+        return cls([], None, [], [], state, detail)
+
+    @classmethod
+    def read(cls, items: list[dict[str, Any]], rv: str | None, bad: list[InputProblem],
+             rejected: list[Any]) -> _ListOutcome:
+        """Everything was read; an object that could not be used makes the source partial."""
+        if bad:
+            return cls(items, rv, bad, rejected, "partial", f"{len(bad)} object(s) skipped")
+        return cls(items, rv, bad, rejected, "complete")
+
 
 class KubeCollector:
     def __init__(self, target: KubeTarget, progress: Progress | None = None,
@@ -325,7 +338,7 @@ class KubeCollector:
                 return self._get_named(resource, api)
             return self._list(resource, api)
         except Exhausted as exc:
-            return _ListOutcome([], None, [], [], "failed", str(exc))
+            return _ListOutcome.unread("failed", str(exc))
 
     def _failure(self, resource: str, answer: _Answer, verb: str,
                  namespace: str | None = None) -> _ListOutcome | None:
@@ -342,8 +355,8 @@ class KubeCollector:
             self.warnings.append(
                 f"forbidden to {verb} {resource} {where}: {message}\n"
                 f"  add this RBAC rule: {_rbac_hint(resource, self.target.kube_ovn_namespace)}")
-            return _ListOutcome([], None, [], [], "failed", f"forbidden to {verb} ({message})")
-        return _ListOutcome([], None, [], [], "failed", f"HTTP {answer.status}: {message}")
+            return _ListOutcome.unread("failed", f"forbidden to {verb} ({message})")
+        return _ListOutcome.unread("failed", f"HTTP {answer.status}: {message}")
 
     def _list(self, resource: str, api: ApiResource) -> _ListOutcome:
         path = api.path()
@@ -362,7 +375,7 @@ class KubeCollector:
                 if answer.status == 410 and token:
                     break  # restart below
                 if answer.status == 404 and not token:
-                    return _ListOutcome([], None, [], [], "absent",
+                    return _ListOutcome.unread("absent",
                                         "not served by the API server (CRD not installed)")
                 failed = self._failure(resource, answer, "list")
                 if failed is not None:
@@ -379,13 +392,11 @@ class KubeCollector:
                 self.progress.advance(resource, len(raw))
                 token = meta.get("continue") or None
                 if not token:
-                    state: SourceState = "partial" if bad else "complete"
-                    return _ListOutcome(items, rv, bad, rejected, state,
-                                        f"{len(bad)} object(s) skipped" if bad else None)
+                    return _ListOutcome.read(items, rv, bad, rejected)
             restarts += 1
             if restarts > self.target.max_restarts:
-                return _ListOutcome(
-                    [], None, [], [], "failed",
+                return _ListOutcome.unread(
+                    "failed",
                     f"the list expired (410 Gone) {restarts} times while paging; the cluster "
                     "changes faster than it can be read with --page-size "
                     f"{self.target.page_size}: retry, or raise --page-size")
@@ -415,9 +426,7 @@ class KubeCollector:
                 versions.append(rv)
         self.progress.advance(resource, len(items))
         # Named objects are read one by one: there is no single list resourceVersion.
-        state: SourceState = "partial" if bad else "complete"
-        return _ListOutcome(items, ",".join(versions) or None, bad, rejected, state,
-                            f"{len(bad)} object(s) skipped" if bad else None)
+        return _ListOutcome.read(items, ",".join(versions) or None, bad, rejected)
 
     def _slim_into(self, resource: str, raw: list[Any], offset: int,
                    items: list[dict[str, Any]], bad: list[InputProblem],
