@@ -128,6 +128,14 @@ class Snapshot:
     def nb_rows(self, table: str) -> list[dict[str, Any]]:
         return (self.nb or {}).get(table, [])
 
+    def cluster_uid(self) -> str | None:
+        """The cluster's identity: the kube-system namespace's UID, else meta.json's."""
+        for ns in self.items("namespaces"):
+            if ns["metadata"]["name"] == "kube-system":
+                return ns["metadata"].get("uid")
+        cluster = self.meta.get("cluster")
+        return cluster.get("uid") if isinstance(cluster, dict) else None
+
 
 # ---------------------------------------------------------------------------
 # Object slimming and validation (shared with the live collectors)

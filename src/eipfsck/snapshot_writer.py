@@ -49,6 +49,8 @@ def snapshot_meta(snap: Snapshot) -> dict[str, Any]:
     meta = dict(snap.meta)
     meta.setdefault("schema", SNAPSHOT_SCHEMA)
     meta["captured_at"] = snap.captured_at.isoformat()
+    cluster = meta.get("cluster") if isinstance(meta.get("cluster"), dict) else {}
+    meta["cluster"] = {**cluster, "uid": snap.cluster_uid()}
     meta["sources"] = {
         s.name: {k: v for k, v in (("origin", s.origin), ("state", s.state),
                                    ("count", s.count),

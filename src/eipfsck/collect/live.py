@@ -60,13 +60,11 @@ def collect_live(opts: LiveOptions, progress: Progress | None = None) -> LiveRes
     notes.append(f"northbound: {nb_way}")
     if nb.error:
         notes.append(f"northbound: {nb.error}")
-    cluster_uid = next((ns["metadata"].get("uid") for ns in kube.k8s.get("namespaces", [])
-                        if ns["metadata"]["name"] == "kube-system"), None)
     meta: dict[str, Any] = {
         "schema": SNAPSHOT_SCHEMA,
         "captured_at": started.isoformat(),
         "tool": f"eipfsck {__version__}",
-        "cluster": {"uid": cluster_uid, "server": kube.server, "context": kube.context},
+        "cluster": {"server": kube.server, "context": kube.context},
         "northbound": {"way": nb_way, "endpoint": nb.endpoint},
     }
     version = _nb_version(nb.rows)

@@ -40,14 +40,6 @@ def finding_json(f: Finding) -> dict[str, Any]:
     }
 
 
-def cluster_uid(model: Model) -> str | None:
-    for ns in model.snapshot.items("namespaces"):
-        if ns["metadata"]["name"] == "kube-system":
-            return ns["metadata"].get("uid")
-    cluster = model.snapshot.meta.get("cluster")
-    return cluster.get("uid") if isinstance(cluster, dict) else None
-
-
 def controller_leader(model: Model) -> str | None:
     for lease in model.snapshot.items("leases.coordination.k8s.io"):
         m = lease["metadata"]
@@ -122,7 +114,7 @@ def build_report(model: Model, run: CheckRun, fail_on: str, exit_code: int,
         "captured_at_source": snap.captured_at_source,
         "input": snap.origin,
         "cluster": {
-            "uid": cluster_uid(model),
+            "uid": snap.cluster_uid(),
             "kube_ovn_version": str(model.version) if model.version else None,
             "version_source": model.version_source,
             "controller_leader": controller_leader(model),
