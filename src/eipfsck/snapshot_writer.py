@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from eipfsck.errors import UsageError
+from eipfsck.kubeovn.northbound import nb_version
 from eipfsck.snapshot import K8S_RESOURCES, NB_TABLES, Snapshot, encode_nb_table
 
 SNAPSHOT_SCHEMA = "eipfsck/snapshot/v1"
@@ -51,6 +52,9 @@ def snapshot_meta(snap: Snapshot) -> dict[str, Any]:
     meta["captured_at"] = snap.captured_at.isoformat()
     cluster = meta.get("cluster") if isinstance(meta.get("cluster"), dict) else {}
     meta["cluster"] = {**cluster, "uid": snap.cluster_uid()}
+    version = nb_version(snap)
+    if version:
+        meta["kube_ovn_version"] = version
     meta["sources"] = {
         s.name: {k: v for k, v in (("origin", s.origin), ("state", s.state),
                                    ("count", s.count),

@@ -93,6 +93,8 @@ def test_live_equals_offline_and_snapshot_round_trips(
     assert again_code == code
     meta = json.loads((tmp_path / "snap" / "meta.json").read_text())
     assert meta["cluster"]["uid"] and meta["cluster"]["server"] == env.apiserver
+    if live["cluster"]["version_source"].startswith("NB_Global"):
+        assert meta["kube_ovn_version"] == live["cluster"]["kube_ovn_version"]
     assert (tmp_path / "snap").stat().st_mode & 0o777 == 0o700
 
 

@@ -67,9 +67,6 @@ def collect_live(opts: LiveOptions, progress: Progress | None = None) -> LiveRes
         "cluster": {"server": kube.server, "context": kube.context},
         "northbound": {"way": nb_way, "endpoint": nb.endpoint},
     }
-    version = _nb_version(nb.rows)
-    if version:
-        meta["kube_ovn_version"] = version
     snap = Snapshot(
         origin=f"live {kube.server}" + (f" (context {kube.context})" if kube.context else ""),
         captured_at=started, captured_at_source="live collection", meta=meta,
@@ -77,14 +74,6 @@ def collect_live(opts: LiveOptions, progress: Progress | None = None) -> LiveRes
         problems=tuple(kube.problems), rejected=kube.rejected,
     )
     return LiveResult(snap, allocations, notes)
-
-
-def _nb_version(rows: dict[str, list[dict[str, Any]]] | None) -> str | None:
-    for row in (rows or {}).get("NB_Global", []):
-        ids = row.get("external_ids")
-        if isinstance(ids, dict) and isinstance(ids.get("kube-ovn-version"), str):
-            return ids["kube-ovn-version"]
-    return None
 
 
 def _read_nb(opts: LiveOptions, collector: KubeCollector,
@@ -103,18 +92,19 @@ def _read_nb(opts: LiveOptions, collector: KubeCollector,
     try:
         answer = collector.http.get(f"/api/v1/namespaces/{namespace}/services/{NB_SERVICE}")
     except Exhausted as exc:
-        return NbResult.failed(f"looking for Service {namespace}/{NB_SERVICE}: {exc}"), "not found"
+        return (NbResult.failed(f"looking for Service {namespace}/{NB_SERVICE}: {exc}"),
+                "not found")
     if answer.status != 200:
         why = ("not found" if answer.status == 404
                else f"HTTP {answer.status}: {answer.status_message()}")
         return NbResult.failed(f"no --ovn-nb or OVN_NB_DB given, and Service {namespace}/"
-                       f"{NB_SERVICE} {why}: give --ovn-nb, or --no-nb to skip the NB "
-                       "checks"), "not found"
+                               f"{NB_SERVICE} {why}: give --ovn-nb, or --no-nb to skip the "
+                               "NB checks"), "not found"
     if collector.auth == "in-cluster":
         remote = _service_remote(answer.body)
         if remote is None:
-            return NbResult.failed(f"Service {namespace}/{NB_SERVICE} has no cluster IP and port; "
-                           "give --ovn-nb"), "not found"
+            return NbResult.failed(f"Service {namespace}/{NB_SERVICE} has no cluster IP and "
+                                   "port; give --ovn-nb"), "not found"
         result = read_northbound(NbTarget(remote, timeout=opts.nb_timeout), progress)
         return result, (f"ovsdb {remote} (auto: Service {namespace}/{NB_SERVICE}, "
                         "in-cluster)")

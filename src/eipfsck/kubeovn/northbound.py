@@ -446,8 +446,15 @@ def map_northbound(snap: Snapshot, inv: Inventory, subnets: dict[str, SubnetInfo
         m.nat(row)
     for row in snap.nb_rows("Load_Balancer"):
         m.lb(row)
-    for row in snap.nb_rows("NB_Global"):
-        version = as_map(row.get("external_ids")).get("kube-ovn-version")
-        if isinstance(version, str) and version:
-            m.view.version = version
+    m.view.version = nb_version(snap)
     return m.view
+
+
+def nb_version(snap: Snapshot) -> str | None:
+    """The controller version Kube-OVN (v1.15 on) records in NB_Global."""
+    version = None
+    for row in snap.nb_rows("NB_Global"):
+        found = as_map(row.get("external_ids")).get("kube-ovn-version")
+        if isinstance(found, str) and found:
+            version = found
+    return version
