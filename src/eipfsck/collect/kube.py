@@ -130,7 +130,8 @@ def connect(target: KubeTarget) -> tuple[k8s_client.ApiClient, str | None, str]:
     """An ApiClient as kubectl would pick it: --kubeconfig, $KUBECONFIG (a colon-separated
     list), ~/.kube/config, and in-cluster service account only when none of them exists."""
     cfg = k8s_client.Configuration()
-    # Our own retry loop (with backoff, per request) replaces urllib3's silent retries.
+    # Our own retry loop (with backoff, per request) replaces urllib3's silent retries; the
+    # config loaders fill host and credentials only, so this survives them.
     cfg.retries = False
     files = target.kubeconfig or os.environ.get("KUBECONFIG") or ""
     if not files and Path("~/.kube/config").expanduser().is_file():
@@ -151,7 +152,6 @@ def connect(target: KubeTarget) -> tuple[k8s_client.ApiClient, str | None, str]:
             k8s_config.load_incluster_config(client_configuration=cfg)
         except ConfigException as exc:
             raise UsageError(f"in-cluster configuration: {exc}") from None
-        cfg.retries = False
         return k8s_client.ApiClient(cfg), None, "in-cluster"
     paths = [p for p in files.split(os.pathsep) if p]
     for p in paths:
@@ -167,7 +167,6 @@ def connect(target: KubeTarget) -> tuple[k8s_client.ApiClient, str | None, str]:
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise UsageError(f"kubeconfig {files}: unreadable ({type(exc).__name__}: {exc})") \
             from None
-    cfg.retries = False
     return k8s_client.ApiClient(cfg), context, "kubeconfig"
 
 
