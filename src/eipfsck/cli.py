@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -28,12 +29,19 @@ from eipfsck.collect.ovnnb import NbTarget
 from eipfsck.collect.progress import Progress, RichProgress
 from eipfsck.errors import EipfsckError, UsageError
 from eipfsck.pipeline import ScanOptions, scan
+from eipfsck.repair.journal import default_journal_path
+from eipfsck.repair.kubeapply import Waits
+from eipfsck.repair.outcome import ActionResult
+from eipfsck.repair.plan import Action, Plan, RepairPolicy
+from eipfsck.repair.planfile import plan_to_json, read_plan, write_plan
+from eipfsck.repair.render import render_plan, render_result, render_summary
+from eipfsck.repair.run import RepairOptions, apply_plan, make_plan, observe
 from eipfsck.report import jsonfmt, table
 from eipfsck.snapshot_writer import target_path, write_snapshot
 
 app = typer.Typer(
     name="eipfsck",
-    help="Audit (and soon repair) Kube-OVN IP address management: leaked EIPs, orphan OVN "
+    help="Audit and repair Kube-OVN IP address management: leaked EIPs, orphan OVN "
          "rows, stale subnet status.",
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -293,6 +301,184 @@ def snapshot_cmd(
                       + ", ".join(f"{s.name} ({s.state})" for s in bad) if bad else ""),
                    err=True)
     raise typer.Exit(exitcodes.INCONCLUSIVE if bad else exitcodes.CLEAN)
+
+
+class _ConsoleUI:
+    """The repair run's conversation with the operator: plan and progress on stdout, the
+    prompt on the terminal, notes on stderr."""
+
+    def __init__(self, out: Console, show: bool) -> None:
+        self.out, self.show = out, show
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False,
+                           markup=False)
+
+    def show_plan(self, plan: Plan) -> None:
+        if self.show:
+            render_plan(plan, self.out)
+
+    def confirm(self, plan: Plan) -> bool | None:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            return None
+        return typer.confirm(f"Apply these {len(plan.actions)} action(s)?", default=False,
+                             err=True)
+
+    def countdown(self, seconds: float, why: str) -> None:
+        self.err.print(f"eipfsck: waiting {seconds:.0f} s before the second read ({why}); "
+                       "Ctrl-C to stop")
+        end = time.monotonic() + seconds
+        tty = sys.stderr.isatty()
+        while (left := end - time.monotonic()) > 0:
+            if tty:
+                self.err.print(f"\r  {left:4.0f} s left", end="")
+            time.sleep(min(1.0, left))
+        if tty:
+            self.err.print("")
+
+    def action_done(self, action: Action, result: ActionResult) -> None:
+        if self.show:
+            render_result(action, result, self.out)
+
+    def note(self, text: str) -> None:
+        self.err.print(f"eipfsck: {text}")
+
+
+@app.command("repair", epilog=EXIT_HELP)
+def repair_cmd(
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", "-n", help="Show the plan; change nothing.")] = False,
+    plan_in: Annotated[str | None, typer.Option(
+        "--plan", metavar="FILE", help="Apply this reviewed plan (re-verified first).")] = None,
+    plan_out: Annotated[str | None, typer.Option(
+        "--plan-out", metavar="FILE", help="Save the plan here (0600) and stop.")] = None,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Do not ask (unattended runs); the safety gates still apply.")]
+        = False,
+    snapshot: Annotated[str | None, typer.Option(
+        "--snapshot", "-s", metavar="PATH",
+        help="Plan from a saved snapshot (review only: never applied).")] = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="Output format.")] =
+        Output.table,
+    max_actions: Annotated[int, typer.Option(
+        "--max-actions", min=0, metavar="N", help="At most this many actions per run.")] = 20,
+    max_leak_ratio: Annotated[float, typer.Option(
+        "--max-leak-ratio", min=0.0, max=1.0, metavar="R",
+        help="Refuse a subnet when more than this share of its in-use addresses looks "
+             "leaked.")] = 0.2,
+    grace: Annotated[str, typer.Option(
+        "--grace", metavar="DURATION",
+        help="A leak is acted on only if a second read this long after the first agrees.")]
+        = "2m",
+    max_age: Annotated[str, typer.Option(
+        "--max-age", metavar="DURATION", help="Refuse a --plan older than this.")] = "15m",
+    allow_controller_restart: Annotated[bool, typer.Option(
+        "--allow-controller-restart",
+        help="Release leaks by deleting the kube-ovn-controller leader pod (a rebuild).")]
+        = False,
+    ack_hazards: Annotated[bool, typer.Option(
+        "--ack-hazards", help="Accept the restore hazards the plan lists for a restart.")]
+        = False,
+    allow_resurrect: Annotated[bool, typer.Option(
+        "--allow-resurrect",
+        help="Release a leak with a known IPAM key by re-creating its OvnEip or Vip and "
+             "deleting it normally.")] = False,
+    journal: Annotated[str | None, typer.Option(
+        "--journal", metavar="FILE",
+        help="Append-only journal (default: $XDG_STATE_HOME/eipfsck/journal.jsonl).")] = None,
+    wait_timeout: Annotated[str, typer.Option(
+        "--wait-timeout", metavar="DURATION",
+        help="How long to wait for the controller (new leader, status, resurrect).")] = "2m",
+    controller_log: Annotated[str | None, typer.Option(
+        "--controller-log", metavar="FILE|auto",
+        help="A kube-ovn-controller log, or auto: names the IPAM key of each leak "
+             "(needed by --allow-resurrect).")] = None,
+    since: Annotated[str, typer.Option(
+        "--since", metavar="DURATION", help="With --controller-log auto: how much log to read.")]
+        = "24h",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes.")] = False,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    request_timeout: RequestTimeoutOpt = "60s",
+    page_size: PageSizeOpt = 500,
+    kube_ovn_namespace: NamespaceOpt = "kube-system",
+    ovn_nb: OvnNbOpt = None,
+    ovn_nb_private_key: NbKeyOpt = None,
+    ovn_nb_certificate: NbCertOpt = None,
+    ovn_nb_ca_cert: NbCaOpt = None,
+    no_nb: NoNbOpt = False,
+) -> None:
+    """Repair what is safe to repair: plan, confirm, re-verify live, apply, journal.
+
+    See docs/repair.md for every action, every refusal and the journal."""
+    if snapshot is not None and plan_in is not None:
+        raise UsageError("--snapshot and --plan: a plan is applied to the live cluster only")
+    if snapshot is not None and not (dry_run or plan_out):
+        raise UsageError("a plan from a snapshot is never applied: add --dry-run or --plan-out")
+    if plan_in is not None and plan_out is not None:
+        raise UsageError("--plan and --plan-out: the plan exists already")
+    if controller_log == "auto" and snapshot is not None:
+        raise UsageError("--controller-log auto reads the live cluster; with --snapshot give "
+                         "the log file")
+    durations = {}
+    for flag, text in (("--grace", grace), ("--max-age", max_age),
+                       ("--wait-timeout", wait_timeout)):
+        value = parse_duration(text)
+        if value is None:
+            raise UsageError(f"{flag} {text!r}: expected a duration such as 90s or 2m")
+        durations[flag] = value
+    live = None
+    if snapshot is None:
+        live = _live_options(kubeconfig, context, request_timeout, page_size,
+                             kube_ovn_namespace, ovn_nb, ovn_nb_private_key,
+                             ovn_nb_certificate, ovn_nb_ca_cert, no_nb,
+                             controller_log=controller_log == "auto", since=since)
+    scan_opts = ScanOptions(
+        snapshot=snapshot, live=live,
+        controller_log=None if controller_log == "auto" else controller_log,
+        settings={"namespace": kube_ovn_namespace if kube_ovn_namespace != "kube-system"
+                  else None})
+    wait = durations["--wait-timeout"]
+    opts = RepairOptions(
+        scan=scan_opts,
+        policy=RepairPolicy(max_actions=max_actions, max_leak_ratio=max_leak_ratio,
+                            grace=timedelta(seconds=durations["--grace"]),
+                            allow_controller_restart=allow_controller_restart,
+                            ack_hazards=ack_hazards, allow_resurrect=allow_resurrect),
+        max_age=timedelta(seconds=durations["--max-age"]), yes=yes,
+        journal=journal or str(default_journal_path()),
+        waits=Waits(leader=wait, status=wait, resurrect=wait))
+    out = Console(highlight=False, markup=False, emoji=False)
+    ui = _ConsoleUI(out, show=output is Output.table)
+    if plan_in is not None:
+        plan = read_plan(plan_in)
+        scanned = None
+    else:
+        scanned = observe(scan_opts, None if quiet else ui)
+        plan = make_plan(scanned, opts.policy)
+    if plan_out is not None:
+        write_plan(plan_out, plan)
+        ui.note(f"wrote the plan to {plan_out} ({len(plan.actions)} action(s))")
+    if dry_run or plan_out is not None:
+        if output is Output.json:
+            jsonfmt.write(plan_to_json(plan), sys.stdout)
+        else:
+            render_plan(plan, out)
+        raise typer.Exit(scanned.exit_code if scanned is not None else exitcodes.CLEAN)
+    result = apply_plan(plan, opts, ui)
+    touched = {s for a, r in result.results if r.outcome == "released"
+               for s in [a.subnet, *a.preconditions.get("subnets", [])] if s}
+    if output is Output.json:
+        jsonfmt.write({"schema": "eipfsck/repair/v1", "plan": plan_to_json(plan),
+                       "results": [{"id": a.id, "action": a.action, "target": a.target.as_json(),
+                                    "outcome": r.outcome, "detail": r.detail}
+                                   for a, r in result.results],
+                       "interrupted": result.interrupted,
+                       "after": result.after.report if result.after else None,
+                       "exit_code": result.exit_code}, sys.stdout)
+    else:
+        render_summary(result.counts(), result.before.report if result.before else None,
+                       result.after.report if result.after else None, touched, out,
+                       result.interrupted)
+    raise typer.Exit(result.exit_code)
 
 
 @app.command("checks")

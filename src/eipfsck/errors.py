@@ -26,3 +26,9 @@ class InputError(EipfsckError):
     """Input that cannot be read at all: a snapshot file, an NB table, a log file."""
 
     exit_code = exitcodes.INCONCLUSIVE
+
+
+class RefusedError(EipfsckError):
+    """A safety gate refused the run, or the operator declined it."""
+
+    exit_code = exitcodes.REFUSED

@@ -200,7 +200,7 @@ class Exhausted(Exception):
 
 
 class Requester:
-    """GETs through the client's authenticated connection pool, returning raw bytes."""
+    """Requests through the client's authenticated connection pool, returning raw bytes."""
 
     def __init__(self, api: k8s_client.ApiClient, target: KubeTarget,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -214,7 +214,7 @@ class Requester:
             if attempt:
                 self.sleep(min(self.target.backoff * 2 ** (attempt - 1), 8.0))
             try:
-                answer = self._once(path, query or [])
+                answer = self._once("GET", path, query or [])
             except _Transient as exc:
                 last = str(exc)
                 continue
@@ -228,9 +228,21 @@ class Requester:
         raise Exhausted(f"GET {path}: no answer after {self.target.retries + 1} attempts "
                         f"({last})")
 
-    def _once(self, path: str, query: list[tuple[str, Any]]) -> _Answer:
+    def send(self, method: str, path: str, body: dict[str, Any] | None = None) -> _Answer:
+        """One write, never retried: whether a write that got no answer happened is for the
+        caller to find out by reading again, not for a blind second attempt."""
+        try:
+            return self._once(method, path, [], body)
+        except _Transient as exc:
+            raise Exhausted(f"{method} {path}: {exc}") from None
+
+    def _once(self, method: str, path: str, query: list[tuple[str, Any]],
+              payload: dict[str, Any] | None = None) -> _Answer:
+        headers_in = {"Accept": "application/json"}
+        if payload is not None:
+            headers_in["Content-Type"] = "application/json"
         method, url, headers, body, post = self.api.param_serialize(
-            "GET", path, query_params=query, header_params={"Accept": "application/json"},
+            method, path, query_params=query, header_params=headers_in, body=payload,
             auth_settings=["BearerToken"])
         try:
             resp = self.api.call_api(method, url, headers, body, post,

@@ -34,6 +34,26 @@ CONTROLLER = "kube-ovn-controller"
 LEGACY_EXTERNAL_SWITCH = "ovn-external"
 INTERCONNECT_SWITCH = "ts"
 
+# NAT rule CRs: (resource, kind, the EIP kind they use, the spec field naming it).
+NAT_RULE_KINDS: tuple[tuple[str, str, str, str], ...] = (
+    ("ovn-fips.kubeovn.io", "OvnFip", "OvnEip", "ovnEip"),
+    ("ovn-snat-rules.kubeovn.io", "OvnSnatRule", "OvnEip", "ovnEip"),
+    ("ovn-dnat-rules.kubeovn.io", "OvnDnatRule", "OvnEip", "ovnEip"),
+    ("router-lb-rules.kubeovn.io", "RouterLBRule", "OvnEip", "ovnEip"),
+    ("iptables-fip-rules.kubeovn.io", "IptablesFIPRule", "IptablesEIP", "eip"),
+    ("iptables-snat-rules.kubeovn.io", "IptablesSnatRule", "IptablesEIP", "eip"),
+    ("iptables-dnat-rules.kubeovn.io", "IptablesDnatRule", "IptablesEIP", "eip"),
+)
+
+# The resource (snapshot file name, API plural.group) of each kind repair reads or writes.
+RESOURCE_OF_KIND: dict[str, str] = {
+    "Pod": "pods", "Node": "nodes", "Lease": "leases.coordination.k8s.io",
+    "StatefulSet": "statefulsets.apps", "Subnet": "subnets.kubeovn.io", "IP": "ips.kubeovn.io",
+    "Vip": "vips.kubeovn.io", "OvnEip": "ovn-eips.kubeovn.io",
+    "IptablesEIP": "iptables-eips.kubeovn.io",
+    **{kind: resource for resource, kind, _, _ in NAT_RULE_KINDS},
+}
+
 POD_TYPE_STS = "StatefulSet"
 POD_TYPE_VM = "VirtualMachine"
 

@@ -291,15 +291,7 @@ class _Builder:
             self.egress_gateway(obj)
         for obj in snap.items("services"):
             self.service(obj)
-        for resource, kind, eip_kind, eip_field in (
-            ("ovn-fips.kubeovn.io", "OvnFip", "OvnEip", "ovnEip"),
-            ("ovn-snat-rules.kubeovn.io", "OvnSnatRule", "OvnEip", "ovnEip"),
-            ("ovn-dnat-rules.kubeovn.io", "OvnDnatRule", "OvnEip", "ovnEip"),
-            ("router-lb-rules.kubeovn.io", "RouterLBRule", "OvnEip", "ovnEip"),
-            ("iptables-fip-rules.kubeovn.io", "IptablesFIPRule", "IptablesEIP", "eip"),
-            ("iptables-snat-rules.kubeovn.io", "IptablesSnatRule", "IptablesEIP", "eip"),
-            ("iptables-dnat-rules.kubeovn.io", "IptablesDnatRule", "IptablesEIP", "eip"),
-        ):
+        for resource, kind, eip_kind, eip_field in n.NAT_RULE_KINDS:
             for obj in snap.items(resource):
                 spec = obj.get("spec") or {}
                 inv.nat_rules.append(NatRule(
