@@ -136,7 +136,7 @@ def test_reverify_new_owner_appears(tmp_path: Path) -> None:
     c = cluster()
     c.pod("ghost", "ns1", "10.0.0.77", "net1")  # the owner came back
     model = c.model(tmp_path / "b")
-    (ip_cr, r1), (_, r2) = reverify(plan, plan_of(model), model)
+    (ip_cr, r1), _ = reverify(plan, plan_of(model), model)
     assert ip_cr.target.name == "ghost.ns1"
     assert r1 is not None and r1.outcome == "skipped-changed"
 

@@ -23,7 +23,7 @@ from rich.console import Console
 
 from eipfsck import __version__, exitcodes
 from eipfsck.checks.catalogue import BY_ID, CATALOGUE, resolve_ids
-from eipfsck.collect.kube import KubeTarget, parse_duration
+from eipfsck.collect.kube import KubeTarget, duration_seconds, parse_duration
 from eipfsck.collect.live import LiveOptions, NbMode, collect_live
 from eipfsck.collect.ovnnb import NbTarget
 from eipfsck.collect.progress import Progress, RichProgress
@@ -418,13 +418,9 @@ def repair_cmd(
     if controller_log == "auto" and snapshot is not None:
         raise UsageError("--controller-log auto reads the live cluster; with --snapshot give "
                          "the log file")
-    durations = {}
-    for flag, text in (("--grace", grace), ("--max-age", max_age),
-                       ("--wait-timeout", wait_timeout)):
-        value = parse_duration(text)
-        if value is None:
-            raise UsageError(f"{flag} {text!r}: expected a duration such as 90s or 2m")
-        durations[flag] = value
+    durations = {flag: duration_seconds(text, flag)
+                 for flag, text in (("--grace", grace), ("--max-age", max_age),
+                                    ("--wait-timeout", wait_timeout))}
     live = None
     if snapshot is None:
         live = _live_options(kubeconfig, context, request_timeout, page_size,
@@ -461,6 +457,11 @@ def repair_cmd(
         if output is Output.json:
             jsonfmt.write(plan_to_json(plan), sys.stdout)
         else:
+            render_plan(plan, out)
+        raise typer.Exit(scanned.exit_code if scanned is not None else exitcodes.CLEAN)
+    if not plan.actions:
+        ui.note("the plan has no action: nothing to apply")
+        if output is Output.table:
             render_plan(plan, out)
         raise typer.Exit(scanned.exit_code if scanned is not None else exitcodes.CLEAN)
     result = apply_plan(plan, opts, ui)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from live import ovsdb
 from live.seed import Api, SeedError, SeedResult, seed_snapshot
 from live.seed import install_crds as _install_crds
 
@@ -218,3 +219,12 @@ def install_crds_into(env: LiveEnv, resources: Iterable[str]) -> list[str]:
 def install_crds() -> Callable[[LiveEnv, Iterable[str]], list[str]]:
     """The helper `install_crds(env, resources)` (see install_crds_into)."""
     return install_crds_into
+
+
+@pytest.fixture
+def cluster() -> Iterator[list[ovsdb.NbServer]]:
+    """A 3-member RAFT cluster of NB servers, stopped after the test."""
+    servers = ovsdb.start_cluster(3)
+    yield servers
+    for s in servers:
+        s.stop()

@@ -425,14 +425,6 @@ def test_dead_first_member_then_live_one(nb: ovsdb.NbServer) -> None:
     assert time.monotonic() - t0 < 3
 
 
-@pytest.fixture
-def cluster() -> Iterator[list[ovsdb.NbServer]]:
-    servers = ovsdb.start_cluster(3)
-    yield servers
-    for s in servers:
-        s.stop()
-
-
 def test_cluster_reads_from_the_leader(cluster: list[ovsdb.NbServer]) -> None:
     leader = next(s for s in cluster if ovsdb.cluster_role(s) == "leader")
     followers = [s for s in cluster if s is not leader]

@@ -111,19 +111,24 @@ class KubeResult:
 # Connecting
 
 
-def parse_duration(text: str) -> float | None:
+def parse_duration(text: str, flag: str = "--request-timeout") -> float | None:
     """kubectl's --request-timeout: a bare number of seconds or a Go duration; 0 = none."""
+    return duration_seconds(text, flag) or None
+
+
+def duration_seconds(text: str, flag: str) -> float:
+    """A bare number of seconds or a Go duration (1m30s), as kubectl takes them."""
     text = text.strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         value = float(text)
     else:
         parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
         if not parts or "".join(n + u for n, u in parts) != text:
-            raise UsageError(f"--request-timeout {text!r}: expected seconds or a duration "
-                             "such as 30s, 2m, 1m30s (0 means no timeout)")
+            raise UsageError(f"{flag} {text!r}: expected seconds or a duration such as 30s, "
+                             "2m, 1m30s")
         scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
         value = sum(float(n) * scale[u] for n, u in parts)
-    return value or None
+    return value
 
 
 def connect(target: KubeTarget) -> tuple[k8s_client.ApiClient, str | None, str]:

@@ -119,6 +119,20 @@ def read_northbound(target: NbTarget, progress: Progress = Silent()) -> NbResult
 
 
 def _read(target: NbTarget, progress: Progress) -> tuple[dict[str, list[dict[str, Any]]], str]:
+    idl, endpoint, seqno = _open(target)
+    try:
+        rows = _copy_rows(idl, progress)
+        if not _still_connected(idl, seqno):
+            raise _ReadFailed(f"{endpoint}: connection lost while the rows were being copied; "
+                              "not using a dump the server may no longer stand behind (retry)")
+        return rows, endpoint
+    finally:
+        idl.close()
+
+
+def _open(target: NbTarget) -> tuple[ovs_idl.Idl, str, int]:
+    """An IDL on the leader with its initial dump in, all within target.timeout: (idl, member,
+    session seqno). The caller closes the IDL; on failure it is closed here."""
     if not target.timeout > 0:
         raise _ReadFailed(f"timeout must be positive, got {target.timeout!r}")
     deadline = time.monotonic() + target.timeout
@@ -134,13 +148,10 @@ def _read(target: NbTarget, progress: Progress) -> tuple[dict[str, list[dict[str
     idl = _guard(lambda: ovs_idl.Idl(",".join(members), helper, leader_only=True), "set up")
     try:
         endpoint, seqno = _initial_dump(idl, members, deadline, target.timeout)
-        rows = _copy_rows(idl, progress)
-        if not _still_connected(idl, seqno):
-            raise _ReadFailed(f"{endpoint}: connection lost while the rows were being copied; "
-                              "not using a dump the server may no longer stand behind (retry)")
-        return rows, endpoint
-    finally:
+    except BaseException:
         idl.close()
+        raise
+    return idl, endpoint, seqno
 
 
 def _members(remote: str) -> list[str]:

@@ -50,14 +50,13 @@ def render_plan(plan: Plan, console: Console) -> None:
     for gate in sorted(groups, key=lambda g: (g not in REFUSING_GATES, g)):
         console.print("")
         console.print(f"{_GATE_TITLES.get(gate, gate)} ({len(groups[gate])}):")
-        remedies: list[str] = []
+        shown: set[str] = set()
         for h in groups[gate]:
             where = " ".join(x for x in (h.subnet or "", h.ip or "") if x)
             console.print(f"  - {h.finding} {where} ({h.subject}): {h.reason}")
-            if h.remedy and h.remedy not in remedies:
-                remedies.append(h.remedy)
-        for remedy in remedies:
-            console.print(f"    What to do: {remedy}")
+            if h.remedy and h.remedy not in shown:
+                shown.add(h.remedy)  # said once per group: leaks share one remedy
+                console.print(f"      what to do: {h.remedy}")
 
 
 def render_result(action: Action, result: ActionResult, console: Console) -> None:

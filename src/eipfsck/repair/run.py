@@ -18,10 +18,11 @@ from typing import Any, Protocol
 from eipfsck import __version__, exitcodes
 from eipfsck.collect.live import LiveOptions
 from eipfsck.collect.ovnnb import NbTarget
-from eipfsck.errors import RefusedError, UsageError
+from eipfsck.errors import EipfsckError, RefusedError, UsageError
 from eipfsck.pipeline import ScanOptions, ScanResult, scan
 from eipfsck.repair.journal import Journal
 from eipfsck.repair.kubeapply import KubeWriter, Waits
+from eipfsck.repair.nbapply import NbRowDelete, NbWriter
 from eipfsck.repair.outcome import OUTCOMES, ActionResult
 from eipfsck.repair.plan import NB_ACTIONS, Action, Plan, RepairPolicy, build_plan
 from eipfsck.repair.planfile import plan_to_json
@@ -218,14 +219,13 @@ class _NbSession:
 
     def __init__(self, target: NbTarget | None) -> None:
         self.target = target
-        self.writer: Any = None
+        self.writer: NbWriter | None = None
 
     def __enter__(self) -> _NbSession:
         return self
 
-    def get(self) -> Any:
+    def get(self) -> NbWriter:
         if self.writer is None:
-            from eipfsck.repair.nbapply import NbWriter
             assert self.target is not None
             self.writer = NbWriter(self.target).__enter__()
         return self.writer
@@ -237,8 +237,6 @@ class _NbSession:
 
 def _run_one(action: Action, kube: KubeWriter, nb: _NbSession) -> ActionResult:
     if action.action in NB_ACTIONS:
-        from eipfsck.errors import EipfsckError
-        from eipfsck.repair.nbapply import NbRowDelete
         rows = [NbRowDelete(r["table"], r["uuid"], r["columns"], r.get("vip"))
                 for r in action.preconditions.get("rows", [])]
         try:
