@@ -373,3 +373,26 @@ def test_plan_created_is_the_observation_time() -> None:
     plan = build_plan(model, [], RepairPolicy(), cluster={}, created=when, tool_version="t",
                       source="s", inconclusive=[])
     assert plan.created == when and plan.created + timedelta(0) == when
+
+
+def test_leak_releases_wait_for_the_nb_deletes_of_their_addresses() -> None:
+    plan = plan_for(example("leaky-cluster", "leaky-cluster-controller.log"))
+    by_id = {a.id: a for a in plan.actions}
+    resurrect = next(a for a in plan.actions if a.action == "resurrect")
+    # 10.10.0.13 / fd00:10:10::d are carried by the orphan NAT row and vip-b's port.
+    assert [by_id[i].target.name for i in resurrect.preconditions["after"]] == [
+        "dnat_and_snat 172.30.0.13 -> 10.10.0.13", "vip-b"]
+    restart = plan.actions[-1]
+    assert restart.preconditions["after"] == []  # 172.30.0.21 has no NB row
+
+
+def test_restart_waits_for_allocations_in_progress_anywhere(tmp_path: Path) -> None:
+    c = Cluster()
+    base(c, [f"10.0.0.{i}" for i in range(20, 30)] + ["10.0.0.9"])
+    for i in range(20, 30):
+        c.pod(f"p{i}", "ns1", f"10.0.0.{i}", "net1")
+    c.subnet("net2", "10.2.0.0/24", using=[])
+    c.pod("starting", "ns2", "", "net2", allocated=False, phase="Pending")
+    plan = plan_for(c.model(tmp_path))
+    assert plan.actions == []
+    assert gates(plan) == {"leaked-ip 10.0.0.9": "in-flight"}

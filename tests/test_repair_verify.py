@@ -152,3 +152,27 @@ def test_reverify_leader_changed(tmp_path: Path) -> None:
     restart = results[-1][1]
     assert restart is not None and "leader changed" in restart.detail
     assert Target("Pod", "ctl-1", "kube-system").name == plan.actions[-1].target.name
+
+
+def test_a_release_waits_for_its_nb_deletes_and_is_verified_by_the_rescan(
+        tmp_path: Path) -> None:
+    from eipfsck.pipeline import ScanOptions, scan
+    from eipfsck.repair.outcome import ActionResult
+    from eipfsck.repair.run import _unmet, _verified
+
+    plan = plan_of(cluster().model(tmp_path / "a"))
+    restart = replace(plan.actions[-1], preconditions={**plan.actions[-1].preconditions,
+                                                       "after": ["A01"]})
+    nb = replace(plan.actions[0], id="A01")
+    assert _unmet(restart, [(nb, ActionResult("released", "ok"))]) is None
+    assert _unmet(restart, [(nb, ActionResult("already-gone", "ok"))]) is None
+    held = _unmet(restart, [(nb, ActionResult("skipped-changed", "x"))])
+    assert held is not None and held.outcome == "skipped-changed" and "A01" in held.detail
+    assert _unmet(restart, []) is not None  # a dependency never run blocks too
+
+    ok = ActionResult("released", "new leader")
+    still = scan(ScanOptions(snapshot=str(cluster().write(tmp_path / "still"))))
+    healed = scan(ScanOptions(snapshot=str(cluster(leak=False).write(tmp_path / "healed"))))
+    assert _verified(restart, ok, healed) == ok
+    failed = _verified(restart, ok, still)
+    assert failed.outcome == "failed" and "10.0.0.9 leaked: not released" in failed.detail

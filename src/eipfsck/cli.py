@@ -14,6 +14,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -447,6 +448,18 @@ def repair_cmd(
     if plan_in is not None:
         plan = read_plan(plan_in)
         scanned = None
+        # The options the plan was reviewed with apply; different ones here would silently
+        # un-plan (or worse, re-plan) what was signed.
+        given = [flag for flag, value, default in (
+            ("--max-actions", max_actions, 20), ("--max-leak-ratio", max_leak_ratio, 0.2),
+            ("--grace", grace, "2m"), ("--allow-controller-restart", allow_controller_restart,
+                                       False),
+            ("--ack-hazards", ack_hazards, False), ("--allow-resurrect", allow_resurrect, False),
+        ) if value != default]
+        if given:
+            raise UsageError(f"{', '.join(given)}: a --plan carries the options it was made "
+                             "with; re-plan to change them")
+        opts = replace(opts, policy=RepairPolicy.from_json(plan.policy))
     else:
         scanned = observe(scan_opts, None if quiet else ui)
         plan = make_plan(scanned, opts.policy)

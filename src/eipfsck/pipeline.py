@@ -13,11 +13,12 @@ from datetime import timedelta
 from typing import Any
 
 from eipfsck import exitcodes
+from eipfsck.addresses import Address
 from eipfsck.checks.catalogue import SEVERITY_RANK
 from eipfsck.checks.runner import CheckRun, run_checks
 from eipfsck.collect.live import LiveOptions, collect_live
 from eipfsck.collect.progress import Progress
-from eipfsck.controller_log import read_controller_log
+from eipfsck.controller_log import Allocation, read_controller_log
 from eipfsck.errors import UsageError
 from eipfsck.model import Model, Policy, build_model, settings_from
 from eipfsck.report.document import build_report, inconclusive_reasons
@@ -37,6 +38,8 @@ class ScanOptions:
     fail_on: str = "warning"
     settings: dict[str, Any] = field(default_factory=dict)
     stuck_after: timedelta = Policy.stuck_after
+    # IPAM keys known from elsewhere (a reviewed repair plan); a controller log adds to them.
+    allocations: dict[tuple[str, Address], Allocation] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,6 +95,8 @@ def _scan(opts: ScanOptions, progress: Progress | None) -> ScanResult:
             allocations = live.allocations
     else:
         raise UsageError("nothing to scan: give --snapshot DIR or a cluster to read")
+    if opts.allocations:
+        allocations = {**opts.allocations, **(allocations or {})}
     model = build_model(snap, settings_from(snap, opts.settings), allocations,
                         Policy(stuck_after=opts.stuck_after))
     unknown = [s for s in opts.subnets if s not in model.subnets]

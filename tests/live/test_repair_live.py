@@ -64,8 +64,10 @@ def cluster_args(env: LiveEnv) -> list[str]:
 
 
 def repair(env: LiveEnv, tmp: Path, *extra: str) -> list[str]:
-    return ["repair", *cluster_args(env), "--journal", str(tmp / "journal.jsonl"),
-            "--grace", "0s", *extra]
+    # A plan carries the grace it was made with (--grace 0s: the tests take both reads at once).
+    grace = [] if "--plan" in extra else ["--grace", "0s"]
+    return ["repair", *cluster_args(env), "--journal", str(tmp / "journal.jsonl"), *grace,
+            *extra]
 
 
 # -- what the servers hold, for before/after comparisons ----------------------------------------
@@ -429,10 +431,18 @@ def test_resurrect_with_a_simulated_controller(leaky_rw: LiveEnv, tmp_path: Path
             return True
         return False
 
+    # Planned with the controller log; applied from the plan file alone (the reviewed IPAM
+    # key travels in the plan), with the plan's own options.
+    plan = tmp_path / "plan.json"
+    run(repair(leaky_rw, tmp_path, "--allow-resurrect", "--controller-log", str(LOG),
+               "--plan-out", str(plan)), capsys)
+    code, _, err = run(repair(leaky_rw, tmp_path, "--plan", str(plan), "--allow-resurrect"),
+                       capsys)
+    assert code == 16 and "a --plan carries the options it was made with" in err
     sim = FakeController(leaky_rw, controller)
     sim.start()
-    _code, out, _ = run(repair(leaky_rw, tmp_path, "--yes", "-o", "json", "--allow-resurrect",
-                              "--controller-log", str(LOG), "--wait-timeout", "30s"), capsys)
+    _code, out, _ = run(repair(leaky_rw, tmp_path, "--plan", str(plan), "--yes", "-o", "json",
+                               "--wait-timeout", "30s"), capsys)
     sim.finish()
     doc = json.loads(out)
     res = next(r for r in doc["results"] if r["action"] == "resurrect")

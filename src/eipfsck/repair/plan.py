@@ -75,6 +75,19 @@ class RepairPolicy:
     ack_hazards: bool = False
     allow_resurrect: bool = False
 
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> RepairPolicy:
+        """The options a plan was made (and reviewed) with."""
+        base = cls()
+        return cls(
+            max_actions=int(doc.get("max_actions", base.max_actions)),
+            max_leak_ratio=float(doc.get("max_leak_ratio", base.max_leak_ratio)),
+            grace=timedelta(seconds=float(doc.get("grace_seconds",
+                                                  base.grace.total_seconds()))),
+            allow_controller_restart=doc.get("allow_controller_restart") is True,
+            ack_hazards=doc.get("ack_hazards") is True,
+            allow_resurrect=doc.get("allow_resurrect") is True)
+
     def as_json(self) -> dict[str, Any]:
         return {"max_actions": self.max_actions, "max_leak_ratio": self.max_leak_ratio,
                 "grace_seconds": self.grace.total_seconds(),
@@ -423,7 +436,8 @@ class _Planner:
     # -- leaks -------------------------------------------------------------------------------
 
     def leaks(self, leaks: list[Finding], hazards: list[Finding]) -> None:
-        """Leaked IPs: released by resurrect-and-delete or by a rebuild, both opt-in."""
+        """Leaked IPs: released by resurrect-and-delete or by a rebuild, both opt-in. Runs
+        after the in-flight gate, so the NB actions it counts on are the ones that stay."""
         nb_cleaned = {r.get("uuid") for a in self.actions for r in a.preconditions.get("rows", [])}
         ready: list[Finding] = []
         for f in leaks:
@@ -432,7 +446,10 @@ class _Planner:
                           "that many usually means the scan is wrong; review by hand")
                 continue
             if f.subnet in self.in_flight:
-                continue  # held by the subnet gate with every other action there
+                self.hold(f, "in-flight", f"subnet {f.subnet} has allocations in progress: a "
+                          "fresh allocation looks exactly like a leak until its records are "
+                          "written")
+                continue
             left = [r for r in f.evidence.get("nb_rows", []) if r.get("uuid") not in nb_cleaned]
             if left:
                 rows = ", ".join(f"{r['kind']} {r['name']}" for r in left)
@@ -477,7 +494,7 @@ class _Planner:
             self.add(fs[0], "resurrect", Target(kind, key),
                      {"absent": [{"kind": kind, "name": key}], "subnet": subnet,
                       "addresses": [str(a) for a in addrs],
-                      "ipam_key": key},
+                      "ipam_key": key, "nb_rows": _nb_uuids(fs)},
                      f"re-create {kind} {key} with {', '.join(map(str, addrs))} in {subnet} and "
                      "delete it normally, so the controller's own delete path releases the "
                      "entry (key from the controller log)", addrs)
@@ -519,10 +536,14 @@ class _Planner:
                 self.hold(f, "no-leader", f"no kube-ovn-controller leader found (Lease "
                           f"{ns}/{n.CONTROLLER} holder {holder or 'unknown'} has no pod)")
             return
-        if None in self.in_flight:
+        if self.in_flight:
+            # A rebuild acts on every subnet: an allocation half-way through its records
+            # (IPAM → port → IP CR → annotation) would not be re-filed, and its port's address
+            # would be handed out again.
+            busy = [w for ws in self.in_flight.values() for w in ws]
             for f in leaks:
-                self.hold(f, "in-flight", "allocations are in progress: "
-                          + "; ".join(self.in_flight[None][:5]))
+                self.hold(f, "in-flight", f"a rebuild waits while allocations are in progress "
+                          f"anywhere ({len(busy)}: {'; '.join(busy[:3])})")
             return
         if hazards and not self.policy.ack_hazards:
             for f in leaks:
@@ -540,7 +561,7 @@ class _Planner:
                             "resourceVersion": lease_meta.get("resourceVersion"),
                             "leaseTransitions": (lease.get("spec") or {}).get(
                                 "leaseTransitions")},
-                  "leaks": leaked, "subnets": subnets,
+                  "leaks": leaked, "subnets": subnets, "nb_rows": _nb_uuids(leaks),
                   "hazards_acknowledged": bool(hazards)},
                  f"delete the kube-ovn-controller leader pod {holder} so a new leader rebuilds "
                  f"the allocator from the objects (releases {len(leaks)} leaked "
@@ -549,6 +570,13 @@ class _Planner:
         # The restart's subnet is the first leak's; every leak it releases is listed.
         last = self.actions[-1]
         self.actions[-1] = replace(last, subnet=None, ip=None)
+
+
+def _nb_uuids(leaks: list[Finding]) -> list[str]:
+    """The NB rows that carried these leaked IPs: the actions deleting them must have
+    succeeded before the IPs are released (§9 step 3 before step 6)."""
+    return sorted({str(r["uuid"]) for f in leaks for r in f.evidence.get("nb_rows", [])
+                   if r.get("uuid")})
 
 
 def _leak_ratios(model: Model, findings: list[Finding]) -> dict[str, tuple[int, int]]:
@@ -608,30 +636,33 @@ def build_plan(model: Model, findings: list[Finding], policy: RepairPolicy, *,
             leaks.append(f)
             continue
         getattr(p, _HANDLERS[f.check])(f)
+    _gate_in_flight(p)
     p.leaks(leaks, hazards)
-    _gate_in_flight(p, findings)
     return _finish(p, policy, cluster, created, tool_version, source, hazards, scan)
 
 
-def _gate_in_flight(p: _Planner, findings: list[Finding]) -> None:
+def _gate_in_flight(p: _Planner) -> None:
     """Subnets with allocations in progress are not acted on (§9 step 1)."""
     busy = {s for s in p.in_flight if s is not None}
     keep = []
     for a in p.actions:
-        subnets = {a.subnet} | set(a.preconditions.get("subnets", []))
-        hit = sorted(s for s in subnets if s in busy)
-        if hit:
-            why = "; ".join(w for s in hit for w in p.in_flight[s][:3])
+        if a.subnet in busy:
+            why = "; ".join(p.in_flight[a.subnet][:3])
             p.held.append(Held(a.finding, a.subnet, a.ip, str(a.target), "in-flight",
-                               f"subnet {', '.join(hit)} has allocations in progress ({why}); "
-                               "run again when they have settled"))
+                               f"subnet {a.subnet} has allocations in progress ({why}); run "
+                               "again when they have settled"))
             continue
         keep.append(a)
-    for f in findings:
-        if f.check == "leaked-ip" and f.subnet in busy:
-            p.hold(f, "in-flight", f"subnet {f.subnet} has allocations in progress: a fresh "
-                   "allocation looks exactly like a leak until its records are written")
     p.actions = keep
+
+
+def _with_dependencies(a: Action, actions: list[Action]) -> Action:
+    if "nb_rows" not in a.preconditions:
+        return a
+    rows = set(a.preconditions["nb_rows"])
+    after = [b.id for b in actions
+             if b.action in NB_ACTIONS and rows & {r["uuid"] for r in b.preconditions["rows"]}]
+    return replace(a, preconditions={**a.preconditions, "after": after})
 
 
 def _finish(p: _Planner, policy: RepairPolicy, cluster: dict[str, Any], created: datetime,
@@ -648,6 +679,7 @@ def _finish(p: _Planner, policy: RepairPolicy, cluster: dict[str, Any], created:
             continue
         kept.append(a)
     kept = [replace(a, id=f"A{i:02d}") for i, a in enumerate(kept, 1)]
+    kept = [_with_dependencies(a, kept) for a in kept]
     return Plan(cluster, created, tool_version, source, policy.as_json(), kept, p.held,
                 [{"subject": ", ".join(map(str, f.subjects)), "ip": str(f.ip) if f.ip else None,
                   "message": f.message} for f in hazards], scan or {})

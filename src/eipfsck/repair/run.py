@@ -16,8 +16,10 @@ from types import FrameType
 from typing import Any, Protocol
 
 from eipfsck import __version__, exitcodes
+from eipfsck.addresses import Address, try_parse_ip
 from eipfsck.collect.live import LiveOptions
 from eipfsck.collect.ovnnb import NbTarget
+from eipfsck.controller_log import Allocation
 from eipfsck.errors import EipfsckError, RefusedError, UsageError
 from eipfsck.pipeline import ScanOptions, ScanResult, scan
 from eipfsck.repair.journal import Journal
@@ -167,7 +169,8 @@ def _apply(plan: Plan, opts: RepairOptions, live: LiveOptions, ui: RepairUI,
     if wait > 0:
         ui.countdown(wait, "a leak is acted on only when a second read, "
                      f"{opts.policy.grace.total_seconds():g} s after the first, agrees")
-    fresh_scan = observe(opts.scan, ui)
+    scan_opts = replace(opts.scan, allocations=_planned_keys(plan))
+    fresh_scan = observe(scan_opts, ui)
     fresh = make_plan(fresh_scan, replace(opts.policy, max_actions=10**9))
     checked = reverify(plan, fresh, fresh_scan.model)
     nb_target = nb_write_target(live, fresh_scan)
@@ -185,7 +188,7 @@ def _apply(plan: Plan, opts: RepairOptions, live: LiveOptions, ui: RepairUI,
                 interrupted = True
                 break
             record("intent", id=action.id, action=action.as_json())
-            result = early or _run_one(action, kube, nb)
+            result = early or _unmet(action, results) or _run_one(action, kube, nb)
             record("outcome", id=action.id, outcome=result.outcome, detail=result.detail,
                    before=result.before)
             ui.action_done(action, result)
@@ -194,11 +197,59 @@ def _apply(plan: Plan, opts: RepairOptions, live: LiveOptions, ui: RepairUI,
                 why = kube.event(action, result, "default")
                 if why is not None:
                     ui.note(f"event for {action.target} not written ({why})")
-    after = observe(opts.scan, None)
+    after = observe(scan_opts, None)
+    results = [(a, _verified(a, r, after)) for a, r in results]
+    for a, r in results:
+        if r.outcome == "failed" and a.action in ("restart-controller", "resurrect"):
+            record("verified", id=a.id, outcome=r.outcome, detail=r.detail)
     done = RepairResult(plan, results, fresh_scan, after, _exit_code(results, after, interrupted),
                         interrupted)
     record("end", outcomes=done.counts(), interrupted=interrupted, exit_code=done.exit_code)
     return done
+
+
+def _planned_keys(plan: Plan) -> dict[tuple[str, Address], Allocation]:
+    """The IPAM keys the plan's resurrect actions were reviewed with, so that the fresh read
+    plans the same actions even without the controller log at hand."""
+    out = {}
+    for a in plan.actions:
+        if a.action != "resurrect":
+            continue
+        subnet, key = str(a.preconditions.get("subnet")), str(a.preconditions.get("ipam_key"))
+        for text in a.preconditions.get("addresses") or []:
+            addr = try_parse_ip(text)
+            if addr is not None:
+                out[(subnet, addr)] = Allocation(key, subnet, addr, 0, None, f"plan {a.id}")
+    return out
+
+
+def _unmet(action: Action, done: list[tuple[Action, ActionResult]]) -> ActionResult | None:
+    """A release waits for the NB rows that carried its addresses to be gone (§9 step 3)."""
+    outcome = {a.id: r.outcome for a, r in done}
+    for dep in action.preconditions.get("after") or []:
+        if outcome.get(dep) not in ("released", "already-gone"):
+            return ActionResult("skipped-changed", f"not run: {dep}, which removes an NB row "
+                                f"carrying one of its addresses, ended "
+                                f"{outcome.get(dep, 'not run')}; releasing now would let the "
+                                "next allocation duplicate the address")
+    return None
+
+
+def _verified(action: Action, result: ActionResult, after: ScanResult) -> ActionResult:
+    """A release is only a release if the rescan no longer finds the leak (§9 step 7)."""
+    if result.outcome != "released" or action.action not in ("restart-controller", "resurrect"):
+        return result
+    leaked = {(f.subnet, str(f.ip)) for f in after.run.findings if f.check == "leaked-ip"}
+    if action.action == "restart-controller":
+        wanted = {(x["subnet"], x["ip"]) for x in action.preconditions.get("leaks") or []}
+    else:
+        subnet = action.preconditions.get("subnet")
+        wanted = {(subnet, x) for x in action.preconditions.get("addresses") or []}
+    still = sorted(ip for s, ip in wanted & leaked)
+    if not still:
+        return result
+    return ActionResult("failed", f"{result.detail}; but the rescan still finds "
+                        f"{', '.join(still)} leaked: not released", result.before)
 
 
 def _exit_code(results: list[tuple[Action, ActionResult]], after: ScanResult,
