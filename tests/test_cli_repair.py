@@ -9,8 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
-
-from eipfsck.cli import main
+from clirun import run
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 LEAKY = str(EXAMPLES / "leaky-cluster")
@@ -20,14 +19,6 @@ LEAKY = str(EXAMPLES / "leaky-cluster")
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "300")
     monkeypatch.delenv("KUBECONFIG", raising=False)
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return int(exc.value.code or 0), out, err
 
 
 @pytest.mark.parametrize(("args", "message"), [

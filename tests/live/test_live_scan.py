@@ -15,21 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import run
 from live.conftest import EXAMPLES, LiveEnv
 
-from eipfsck.cli import main
 from eipfsck.collect.kube import KubeCollector, KubeTarget
 
 RBAC_GROUPS = ["", "apps", "kubeovn.io", "kubevirt.io", "k8s.cni.cncf.io",
                "coordination.k8s.io"]
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return int(exc.value.code or 0), out, err
 
 
 def key(f: dict[str, Any]) -> tuple[Any, ...]:

@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import run as cli_run
 from live.conftest import EXAMPLES, REPO_ROOT, EnvFactory, LiveEnv, seeded
 from live.seed import Api, ApiError
-
-from eipfsck.cli import main
 
 LEAKY = EXAMPLES / "leaky-cluster"
 LOG = EXAMPLES / "leaky-cluster-controller.log"
@@ -49,14 +48,11 @@ def leaky_rw(live_env_factory: EnvFactory) -> Iterator[LiveEnv]:
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err, err
+    code, out, err = cli_run(args, capsys)
     assert "internal error" not in err, err
     if "-o" in args and "--dry-run" not in args and "nothing to apply" not in err:
         assert out.startswith("{"), err
-    return int(exc.value.code or 0), out, err
+    return code, out, err
 
 
 def cluster_args(env: LiveEnv) -> list[str]:
