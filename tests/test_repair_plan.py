@@ -396,3 +396,19 @@ def test_restart_waits_for_allocations_in_progress_anywhere(tmp_path: Path) -> N
     plan = plan_for(c.model(tmp_path))
     assert plan.actions == []
     assert gates(plan) == {"leaked-ip 10.0.0.9": "in-flight"}
+
+
+def test_router_port_of_a_live_lrp_eip_is_left_to_a_human(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.3"])
+    base(c, ["10.0.0.2"])
+    c.pod("p", "ns1", "10.0.0.2", "net1")
+    c.ovn_eip("vpc2-external", "172.30.0.3", typ="lrp")
+    dangling = c.lsp("external-vpc2", "external", ["router"], typ="router",
+                     options={"router-port": "vpc2-external"})
+    gone = c.lsp("external-vpc3", "external", ["router"], typ="router",
+                 options={"router-port": "vpc3-external"})
+    c.switch("external", dangling, gone)
+    plan = plan_for(c.model(tmp_path))
+    assert actions(plan) == [("delete-nb-lsp", "external-vpc3")]
+    assert [h.gate for h in plan.held if "external-vpc2" in h.subject] == ["owner-referenced"]

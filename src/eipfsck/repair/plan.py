@@ -56,7 +56,9 @@ REFUSING_GATES: frozenset[str] = frozenset({"incomplete-scan", "leak-ratio", "ha
 # Findings a human must resolve; repair prints their remedy and never acts on them.
 HUMAN_ONLY = frozenset({"double-claim", "terminating-owner", "phantom-v6-restore"})
 RESURRECTABLE = ("OvnEip", "Vip")
-_BLOCKING_ROLES = frozenset({"owner", "inflight"})
+# Any use of an address by an object blocks touching it: an owner, a request not yet
+# allocated, or an address Kubernetes uses itself (a Service's load-balancer ingress).
+_BLOCKING_ROLES = frozenset({"owner", "inflight", "external"})
 
 # The columns a delete waits on: everything that identifies what the row does.
 NB_WAIT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -186,10 +188,6 @@ class Plan:
 # ---------------------------------------------------------------------------------------------
 
 
-def _ref_text(ref: Ref) -> str:
-    return str(ref)
-
-
 class _Planner:
     def __init__(self, model: Model, findings: list[Finding], policy: RepairPolicy) -> None:
         self.model, self.findings, self.policy = model, findings, policy
@@ -218,7 +216,7 @@ class _Planner:
 
     def hold(self, f: Finding, gate: Gate, reason: str, remedy: str = "") -> None:
         self.held.append(Held(f.check, f.subnet, str(f.ip) if f.ip else None,
-                              ", ".join(_ref_text(s) for s in f.subjects), gate, reason, remedy))
+                              ", ".join(map(str, f.subjects)), gate, reason, remedy))
 
     def blocking_claims(self, addresses: tuple[Address, ...], subject: Ref | None
                         ) -> list[Claim]:
@@ -356,6 +354,11 @@ class _Planner:
             live = live or self.existing_owner(kind, name)
         if name.startswith("node-"):
             live = live or self.existing_owner("Node", name[len("node-"):])
+        router_port = as_map(row.get("options")).get("router-port")
+        if row.get("type") == "router" and isinstance(router_port, str):
+            # An lrp-type OvnEip re-created while its router-type port stayed gets no router
+            # port (correction 3): the port is the live EIP's, a human re-plumbs it.
+            live = live or self.existing_owner("OvnEip", router_port)
         if live:
             self.hold(f, "owner-referenced", f"port {name} belongs to an object that exists")
             return

@@ -7,7 +7,6 @@ and the progress lines.
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -126,8 +125,7 @@ def _stop_between_actions() -> Iterator[_StopFlag]:
 
 
 def apply_plan(plan: Plan, opts: RepairOptions, ui: RepairUI,
-               now: Callable[[], datetime] = lambda: datetime.now(UTC),
-               sleep: Callable[[float], None] = time.sleep) -> RepairResult:
+               now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> RepairResult:
     live = opts.scan.live
     if live is None:
         raise UsageError("a plan is applied to a live cluster only; a plan from a snapshot is "
@@ -137,15 +135,14 @@ def apply_plan(plan: Plan, opts: RepairOptions, ui: RepairUI,
         return RepairResult(plan, [], None, None, exitcodes.CLEAN)
     journal = Journal(opts.journal) if opts.journal else None  # fail before acting
     try:
-        return _apply(plan, opts, live, ui, journal, now, sleep)
+        return _apply(plan, opts, live, ui, journal, now)
     finally:
         if journal is not None:
             journal.close()
 
 
 def _apply(plan: Plan, opts: RepairOptions, live: LiveOptions, ui: RepairUI,
-           journal: Journal | None, now: Callable[[], datetime],
-           sleep: Callable[[float], None]) -> RepairResult:
+           journal: Journal | None, now: Callable[[], datetime]) -> RepairResult:
     def record(event: str, **fields: Any) -> None:
         if journal is not None:
             journal.record(event, **fields)
@@ -197,15 +194,29 @@ def _apply(plan: Plan, opts: RepairOptions, live: LiveOptions, ui: RepairUI,
                 why = kube.event(action, result, "default")
                 if why is not None:
                     ui.note(f"event for {action.target} not written ({why})")
-    after = observe(scan_opts, None)
-    results = [(a, _verified(a, r, after)) for a, r in results]
-    for a, r in results:
-        if r.outcome == "failed" and a.action in ("restart-controller", "resurrect"):
-            record("verified", id=a.id, outcome=r.outcome, detail=r.detail)
+    after = _rescan(scan_opts, ui)
+    if after is not None:
+        verified = [(a, _verified(a, r, after)) for a, r in results]
+        for (a, r), (_, v) in zip(results, verified, strict=True):
+            if v is not r:
+                record("verified", id=a.id, outcome=v.outcome, detail=v.detail)
+        results = verified
     done = RepairResult(plan, results, fresh_scan, after, _exit_code(results, after, interrupted),
                         interrupted)
     record("end", outcomes=done.counts(), interrupted=interrupted, exit_code=done.exit_code)
     return done
+
+
+def _rescan(opts: ScanOptions, ui: RepairUI) -> ScanResult | None:
+    """The after-read. What was done is already done: a rescan that fails must not hide the
+    summary of the actions, so it is a note and exit bit 8, not an error."""
+    try:
+        return observe(opts, None)
+    except EipfsckError as exc:
+        ui.note(f"rescan after repair failed: {exc.message}; run eipfsck scan to verify")
+    except KeyboardInterrupt:
+        ui.note("rescan after repair interrupted; run eipfsck scan to verify")
+    return None
 
 
 def _planned_keys(plan: Plan) -> dict[tuple[str, Address], Allocation]:
@@ -252,12 +263,15 @@ def _verified(action: Action, result: ActionResult, after: ScanResult) -> Action
                         f"{', '.join(still)} leaked: not released", result.before)
 
 
-def _exit_code(results: list[tuple[Action, ActionResult]], after: ScanResult,
+def _exit_code(results: list[tuple[Action, ActionResult]], after: ScanResult | None,
                interrupted: bool) -> int:
     code = exitcodes.CLEAN
     if any(r.outcome == "released" for _, r in results):
         code |= exitcodes.REPAIRED
-    code |= after.exit_code & (exitcodes.FINDINGS | exitcodes.INCONCLUSIVE)
+    if after is None:
+        code |= exitcodes.INCONCLUSIVE
+    else:
+        code |= after.exit_code & (exitcodes.FINDINGS | exitcodes.INCONCLUSIVE)
     if any(r.outcome == "failed" for _, r in results):
         code |= exitcodes.INCONCLUSIVE
     if interrupted:
