@@ -466,3 +466,75 @@ def test_resurrect_with_a_wrong_key_releases_nothing(
         assert not api.exists("/apis/kubeovn.io/v1/vips/vip-b")  # deleted again
     finally:
         api.close()
+
+
+def _in_pty(args: list[str], answer: str, timeout: float = 120) -> tuple[int, str]:
+    """Run `eipfsck ARGS` on a pseudo-terminal, answer the prompt, return (code, output)."""
+    import pty
+    import select
+
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "eipfsck", *args], stdin=child_fd,
+                            stdout=child_fd, stderr=child_fd, cwd=REPO_ROOT, close_fds=True,
+                            env={**os.environ, "COLUMNS": "200"})
+    os.close(child_fd)
+    seen, answered = b"", False
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        ready, _, _ = select.select([main_fd], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(main_fd, 65536)
+            except OSError:
+                break  # the child closed the terminal
+            if not chunk:
+                break
+            seen += chunk
+            if not answered and b"[y/N]" in seen:
+                os.write(main_fd, answer.encode() + b"\n")
+                answered = True
+        elif proc.poll() is not None:
+            break
+    code = proc.wait(timeout=30)
+    os.close(main_fd)
+    assert answered, seen.decode(errors="replace")[-2000:]
+    return code, seen.decode(errors="replace")
+
+
+def test_terminal_prompt_declined_then_accepted(leaky_rw: LiveEnv, tmp_path: Path) -> None:
+    api = leaky_rw.api()
+    try:
+        before = etcd_revision(api)
+        code, text = _in_pty(repair(leaky_rw, tmp_path), "n")
+        assert code == 32 and "declined: nothing was changed" in text
+        assert etcd_revision(api) == before
+        code, text = _in_pty(repair(leaky_rw, tmp_path), "y")
+        assert code == 1 | 4, text[-3000:]
+        assert "A06 delete-nat-cr OvnFip fip-dangling: released" in " ".join(text.split())
+    finally:
+        api.close()
+    assert [e["event"] for e in journal(tmp_path)][:2] == ["declined", "start"]
+
+
+def test_ctrl_c_between_actions_stops_cleanly(leaky_rw: LiveEnv, tmp_path: Path) -> None:
+    # A real SIGINT, sent by the process to itself right after the first outcome is journaled
+    # (while the action loop runs): the loop must finish nothing more and print its summary.
+    interrupt = (
+        "import os, signal, sys\n"
+        "from eipfsck.repair import journal\n"
+        "real = journal.Journal.record\n"
+        "def record(self, event, **fields):\n"
+        "    real(self, event, **fields)\n"
+        "    if event == 'outcome' and fields.get('id') == 'A01':\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "journal.Journal.record = record\n"
+        "from eipfsck.cli import main\n"
+        "main(sys.argv[1:])\n")
+    proc = subprocess.run([sys.executable, "-c", interrupt,
+                           *repair(leaky_rw, tmp_path, "--yes")],
+                          capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert proc.returncode & 32 and proc.returncode & 1, proc.stderr
+    assert "Stopped by Ctrl-C between actions" in proc.stdout
+    events = [(e["event"], e.get("id")) for e in journal(tmp_path)]
+    assert events[-1][0] == "end"
+    assert [i for e, i in events if e == "outcome"] == ["A01"]
