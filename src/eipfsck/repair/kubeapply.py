@@ -168,13 +168,15 @@ class KubeWriter:
         if early is not None:
             return early
         before = {"lease": lease, "pod_uid": _meta(pod).get("uid")}
-        result = self._delete_with_preconditions(action, pod)
-        if result.outcome != "released":
-            return result
+        # Read before the delete: a new leader quick enough to rewrite the status before a
+        # read after it would otherwise be waited for in vain.
         subnet_rvs = {}
         for s in action.preconditions.get("subnets") or []:
             code, obj = self.get("Subnet", None, s)
             subnet_rvs[s] = _meta(obj).get("resourceVersion") if code == 200 else None
+        result = self._delete_with_preconditions(action, pod)
+        if result.outcome != "released":
+            return result
         new_holder = self._wait_new_leader(ns, name, holder, spec.get("leaseTransitions"))
         if new_holder is None:
             return ActionResult("failed", f"deleted the leader pod {holder}, but no new leader "
