@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,6 +28,7 @@ from eipfsck.collect.kube import KubeTarget, duration_seconds, parse_duration
 from eipfsck.collect.live import LiveOptions, NbMode, collect_live
 from eipfsck.collect.ovnnb import NbTarget
 from eipfsck.collect.progress import Progress, RichProgress
+from eipfsck.doctor import run_doctor
 from eipfsck.errors import EipfsckError, UsageError
 from eipfsck.pipeline import ScanOptions, scan
 from eipfsck.repair.journal import default_journal_path
@@ -37,14 +38,14 @@ from eipfsck.repair.plan import Action, Plan, RepairPolicy
 from eipfsck.repair.planfile import plan_to_json, read_plan, write_plan
 from eipfsck.repair.render import render_plan, render_result, render_summary
 from eipfsck.repair.run import RepairOptions, apply_plan, make_plan, observe
-from eipfsck.report import jsonfmt, table
+from eipfsck.report import jsonfmt, junit, metrics, sarif, table, yamlfmt
 from eipfsck.snapshot_writer import target_path, write_snapshot
 
 app = typer.Typer(
     name="eipfsck",
     help="Audit and repair Kube-OVN IP address management: leaked EIPs, orphan OVN "
          "rows, stale subnet status.",
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -55,6 +56,20 @@ app = typer.Typer(
 class Output(StrEnum):
     table = "table"
     json = "json"
+
+
+class ScanOutput(StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+    sarif = "sarif"
+    junit = "junit"
+
+
+# Every machine format renders the report dict, never the model: a snapshot scan and a
+# live scan print alike.
+WRITERS = {ScanOutput.json: jsonfmt.write, ScanOutput.yaml: yamlfmt.write,
+           ScanOutput.sarif: sarif.write, ScanOutput.junit: junit.write}
 
 
 class FailOn(StrEnum):
@@ -174,10 +189,18 @@ def scan_cmd(
         "--snapshot", "-s", metavar="PATH",
         help="Scan a snapshot directory or .tar.gz (see docs/snapshot-format.md) instead of "
              "the live cluster.")] = None,
-    output: Annotated[Output, typer.Option("--output", "-o", help="Output format.")] =
-        Output.table,
+    output: Annotated[ScanOutput, typer.Option("--output", "-o", help="Output format.")] =
+        ScanOutput.table,
     report: Annotated[str | None, typer.Option(
         "--report", metavar="FILE", help="Also write the JSON report here (mode 0600).")] = None,
+    metrics_file: Annotated[str | None, typer.Option(
+        "--metrics-file", metavar="FILE",
+        help="Also write Prometheus metrics here (mode 0644, atomic), e.g. for "
+             "node-exporter's textfile collector.")] = None,
+    pushgateway: Annotated[str | None, typer.Option(
+        "--pushgateway", metavar="URL",
+        help="Also push the metrics to this Pushgateway (job eipfsck, grouped by cluster "
+             "UID); a failed push sets exit bit 8.")] = None,
     fail_on: Annotated[FailOn, typer.Option(
         "--fail-on", help="Lowest severity that sets exit bit 4.")] = FailOn.warning,
     only: Annotated[list[str] | None, typer.Option(
@@ -249,19 +272,48 @@ def scan_cmd(
                   else None},
         stuck_after=timedelta(minutes=stuck_after),
     )
+    if metrics_file:
+        metrics.check_target(metrics_file)
+    started = time.monotonic()
     with _progress(quiet) as bars:
         result = scan(opts, bars)
+    duration = time.monotonic() - started
     _print_notes(result.notes)
     if report:
         jsonfmt.write_file(result.report, report)
-    if output is Output.json:
-        jsonfmt.write(result.report, sys.stdout)
-    else:
+    code = result.exit_code | _export_metrics(result.report, duration, metrics_file,
+                                              pushgateway)
+    if output is ScanOutput.table:
         # Object names and IPv6 text must print literally: no markup, no emoji codes
         # (rich turns "fd00:100::" into an emoji otherwise).
         table.render(result.report, Console(highlight=False, markup=False, emoji=False),
                      quiet=quiet)
-    raise typer.Exit(result.exit_code)
+    else:
+        WRITERS[output](result.report, sys.stdout)
+    raise typer.Exit(code)
+
+
+def _export_metrics(report: dict[str, Any], duration: float, path: str | None,
+                    url: str | None) -> int:
+    """Write and push the metrics; a failure is a note and exit bit 8, never the end of
+    the run: the findings are still printed."""
+    if not path and not url:
+        return exitcodes.CLEAN
+    registry = metrics.build_registry(report, duration)
+    code = exitcodes.CLEAN
+    if path:
+        try:
+            metrics.write_file(metrics.exposition(registry), path)
+        except EipfsckError as exc:
+            _print_notes([f"error: {exc.message}"])
+            code |= exc.exit_code
+    if url:
+        failure = metrics.push(registry, url, report["cluster"]["uid"])
+        if failure:
+            _print_notes([f"error: --pushgateway {metrics.display_url(url)}: metrics not "
+                          f"pushed: {failure}"])
+            code |= exitcodes.INCONCLUSIVE
+    return code
 
 
 @app.command("snapshot", epilog=EXIT_HELP)
@@ -495,6 +547,30 @@ def repair_cmd(
     raise typer.Exit(result.exit_code)
 
 
+@app.command("doctor")
+def doctor_cmd(
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    request_timeout: RequestTimeoutOpt = "60s",
+    kube_ovn_namespace: NamespaceOpt = "kube-system",
+    ovn_nb: OvnNbOpt = None,
+    ovn_nb_private_key: NbKeyOpt = None,
+    ovn_nb_certificate: NbCertOpt = None,
+    ovn_nb_ca_cert: NbCaOpt = None,
+    no_nb: NoNbOpt = False,
+) -> None:
+    """Check access before a scan: kubeconfig, API server, RBAC for scan and repair, Kube-OVN,
+    the northbound DB. One line each; exits 8 when something a scan needs is missing."""
+    live = _live_options(kubeconfig, context, request_timeout, 500, kube_ovn_namespace,
+                         ovn_nb, ovn_nb_private_key, ovn_nb_certificate, ovn_nb_ca_cert, no_nb)
+    checks = run_doctor(live)
+    out = Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
+    for c in checks:
+        out.print(f"{c.status:<4} {c.name}: {c.detail}")
+    failed = any(c.status == "fail" for c in checks)
+    raise typer.Exit(exitcodes.INCONCLUSIVE if failed else exitcodes.CLEAN)
+
+
 @app.command("checks")
 def checks_cmd(
     output: Annotated[Output, typer.Option("--output", "-o")] = Output.table,
@@ -544,11 +620,11 @@ def _is_usage_error(exc: Exception) -> bool:
         exc, "format_message")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, prog_name: str = "eipfsck") -> None:
     command = typer.main.get_command(app)
     err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
     try:
-        code = command.main(args=argv, prog_name="eipfsck", standalone_mode=False)
+        code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except EipfsckError as exc:
         err.print(f"eipfsck: error: {exc.message}", markup=False)
         if exc.hint:
@@ -580,3 +656,38 @@ def main(argv: list[str] | None = None) -> None:
                   "traceback and report it", markup=False)
         code = exitcodes.INCONCLUSIVE
     sys.exit(code if isinstance(code, int) else 0)
+
+
+# kubectl's global flags that a plugin user types before the subcommand, as they would for
+# any kubectl command; kubectl passes them through untouched. -n/--namespace is kubectl's
+# namespace, which for eipfsck means Kube-OVN's (after the subcommand, -n is --dry-run).
+_KUBECTL_FLAGS = {"--kubeconfig": "--kubeconfig", "--context": "--context",
+                  "--request-timeout": "--request-timeout", "-n": "--kube-ovn-namespace",
+                  "--namespace": "--kube-ovn-namespace"}
+
+
+def plugin_args(argv: list[str]) -> list[str]:
+    """`kubectl eipfsck --context prod scan -o json` → `scan -o json --context prod`."""
+    moved: list[str] = []
+    i = 0
+    while i < len(argv):
+        flag, eq, value = argv[i].partition("=")
+        if flag not in _KUBECTL_FLAGS:
+            break
+        if eq:
+            moved += [_KUBECTL_FLAGS[flag], value]
+            i += 1
+        elif i + 1 < len(argv):
+            moved += [_KUBECTL_FLAGS[flag], argv[i + 1]]
+            i += 2
+        else:
+            break
+    rest = argv[i:]
+    if not moved or not rest or rest[0].startswith("-"):
+        return argv  # nothing to move, or no subcommand to move it behind: let usage say so
+    return [rest[0], *moved, *rest[1:]]
+
+
+def kubectl_main() -> None:
+    """Entry point of the `kubectl-eipfsck` plugin (kubectl finds it on PATH)."""
+    main(plugin_args(sys.argv[1:]), prog_name="kubectl eipfsck")

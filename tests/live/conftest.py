@@ -188,6 +188,28 @@ def leaky_env(live_env_factory: EnvFactory) -> LiveEnv:
     return seeded(live_env_factory, "leaky", EXAMPLES / "leaky-cluster")
 
 
+@pytest.fixture
+def leaky_rw(live_env_factory: EnvFactory) -> Iterator[LiveEnv]:
+    """examples/leaky-cluster seeded into an environment of its own, which the test may change
+    (repair deletes things); taken down after the test."""
+    env = seeded(live_env_factory, "leaky-rw", EXAMPLES / "leaky-cluster")
+    try:
+        yield env
+    finally:
+        live_env_factory.stop(env.state)
+
+
+@pytest.fixture(autouse=True)
+def _no_kube_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never read the developer's own cluster (HOME stays: the server binaries are cached
+    under it; a test that needs no ~/.kube/config sets HOME itself). Wide terminal: messages
+    with long temporary paths stay on one line."""
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("OVN_NB_DB", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("COLUMNS", "300")
+
+
 @pytest.fixture(scope="session")
 def healthy_env(live_env_factory: EnvFactory) -> LiveEnv:
     """examples/healthy-cluster, seeded. Read-only."""

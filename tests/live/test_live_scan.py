@@ -33,15 +33,6 @@ def live_args(env: LiveEnv, *extra: str) -> list[str]:
     return ["--kubeconfig", env.kubeconfig, "--ovn-nb", env.nb_tcp, *extra]
 
 
-@pytest.fixture(autouse=True)
-def _no_kube_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never read the developer's own cluster (HOME stays: the server binaries are cached
-    under it; the one test that needs no ~/.kube/config sets HOME itself)."""
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.delenv("OVN_NB_DB", raising=False)
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setenv("COLUMNS", "300")
-
 
 @pytest.mark.parametrize("example", ["leaky", "healthy"])
 def test_live_equals_offline_and_snapshot_round_trips(

@@ -97,6 +97,9 @@ def _read_nb(opts: LiveOptions, collector: KubeCollector,
     if answer.status != 200:
         why = ("not found" if answer.status == 404
                else f"HTTP {answer.status}: {answer.status_message()}")
+        if answer.status == 403:
+            why += (f" (add this RBAC rule: get on services, resourceNames [{NB_SERVICE}], "
+                    f"in namespace {namespace}; deploy/rbac-scan.yaml has it)")
         return NbResult.failed(f"no --ovn-nb or OVN_NB_DB given, and Service {namespace}/"
                                f"{NB_SERVICE} {why}: give --ovn-nb, or --no-nb to skip the "
                                "NB checks"), "not found"
@@ -152,8 +155,10 @@ def _read_controller_log(collector: KubeCollector, opts: LiveOptions,
     except Exhausted as exc:
         return None, f"controller log: {exc}; former owners are not named"
     if answer.status != 200:
+        rule = (f" (add this RBAC rule: get on pods/log in namespace {namespace})"
+                if answer.status == 403 else "")
         return None, (f"controller log of pod {namespace}/{holder}: HTTP {answer.status}: "
-                      f"{answer.status_message()}; former owners are not named")
+                      f"{answer.status_message()}{rule}; former owners are not named")
     lines = answer.body.decode("utf-8", "replace").splitlines()
     allocations = parse_allocations(lines, f"pod {namespace}/{holder} log")
     return allocations, (f"controller log: {len(lines)} lines of pod {namespace}/{holder} "

@@ -154,6 +154,18 @@ def _open(target: NbTarget) -> tuple[ovs_idl.Idl, str, int]:
     return idl, endpoint, seqno
 
 
+def probe_northbound(target: NbTarget) -> str:
+    """A light reachability check for `eipfsck doctor`: the first member that serves the
+    schema, without dumping any table. Raises _ReadFailed with the reason."""
+    if not target.timeout > 0:
+        raise _ReadFailed(f"timeout must be positive, got {target.timeout!r}")
+    members = _members(target.remote)
+    if any(m.startswith("ssl:") for m in members):
+        _configure_ssl(target)
+    schema, answered = _fetch_schema(members, time.monotonic() + target.timeout)
+    return f"{answered} serves {NB_DATABASE} schema {schema.get('version', '?')}"
+
+
 def _members(remote: str) -> list[str]:
     members = [m.strip() for m in remote.split(",") if m.strip()]
     if not members:

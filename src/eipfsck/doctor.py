@@ -1,0 +1,218 @@
+"""`eipfsck doctor`: can this machine and this identity scan (and repair) this cluster?
+
+Each check is one line: ok, a problem, or a note. The permission checks ask the API server
+itself (SelfSubjectAccessReview), which needs no rights of its own, so they list every
+missing rule at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from eipfsck.collect.access import Need, repair_needs, scan_needs
+from eipfsck.collect.kube import CollectError, Exhausted, KubeTarget, Requester, connect
+from eipfsck.collect.live import NB_SERVICE, LiveOptions
+from eipfsck.collect.ovnnb import NbTarget, probe_northbound
+from eipfsck.errors import UsageError
+from eipfsck.kubeovn import names as n
+from eipfsck.kubeovn.names import parse_version
+
+Status = Literal["ok", "fail", "note"]
+
+
+@dataclass(frozen=True)
+class Check:
+    status: Status
+    name: str
+    detail: str
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+class _Doctor:
+    def __init__(self, opts: LiveOptions) -> None:
+        self.opts = opts
+        self.kube: KubeTarget = opts.kube
+        self.ns = opts.kube.kube_ovn_namespace
+        self.out: list[Check] = []
+        self.http: Requester | None = None
+        self.auth = ""
+
+    def add(self, status: Status, name: str, detail: str) -> None:
+        self.out.append(Check(status, name, detail))
+
+    def run(self) -> list[Check]:
+        if not self.connect() or not self.api():
+            return self.out
+        self.permissions("scan", [x for x in scan_needs(self.ns) if not x.why],
+                         optional=[x for x in scan_needs(self.ns) if x.why])
+        self.permissions("repair", [x for x in repair_needs(self.ns) if not x.why],
+                         optional=[x for x in repair_needs(self.ns) if x.why])
+        self.kube_ovn()
+        self.northbound()
+        return self.out
+
+    def connect(self) -> bool:
+        try:
+            api, context, auth = connect(self.kube)
+        except UsageError as exc:
+            self.add("fail", "kubeconfig", exc.message)
+            return False
+        self.http, self.auth = Requester(api, self.kube), auth
+        where = api.configuration.host
+        self.add("ok", "kubeconfig", f"{auth}{f', context {context}' if context else ''}: "
+                 f"{where}")
+        return True
+
+    def api(self) -> bool:
+        assert self.http is not None
+        try:
+            answer = self.http.get("/version")
+        except (Exhausted, CollectError) as exc:
+            self.add("fail", "API server", str(getattr(exc, "message", exc)))
+            return False
+        if answer.status != 200:
+            self.add("fail", "API server", f"HTTP {answer.status}: {answer.status_message()}"
+                     + (" (the credentials are not accepted)" if answer.status == 401 else ""))
+            return False
+        version = _json(answer.body).get("gitVersion", "?")
+        self.add("ok", "API server", f"reachable, Kubernetes {version}")
+        return True
+
+    def allowed(self, need: Need) -> tuple[bool | None, str]:
+        assert self.http is not None
+        attrs: dict[str, Any] = {"verb": need.verb, "group": need.group,
+                                 "resource": need.resource}
+        for key, value in (("namespace", need.namespace), ("name", need.name),
+                           ("subresource", need.subresource)):
+            if value:
+                attrs[key] = value
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": attrs}}
+        try:
+            answer = self.http.send(
+                "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body)
+        except Exhausted as exc:
+            return None, str(exc)
+        if answer.status not in (200, 201):
+            return None, f"HTTP {answer.status}: {answer.status_message()}"
+        return bool((_json(answer.body).get("status") or {}).get("allowed")), ""
+
+    def permissions(self, what: str, required: list[Need], optional: list[Need]) -> None:
+        missing, unknown = [], []
+        for need in required:
+            ok, why = self.allowed(need)
+            if ok is None:
+                unknown.append(why)
+            elif not ok:
+                missing.append(str(need))
+        if unknown:
+            self.add("fail", f"RBAC for {what}", f"cannot ask the API server: {unknown[0]}")
+            return
+        status: Status = "ok" if not missing else ("fail" if what == "scan" else "note")
+        detail = (f"all {len(required)} permissions granted" if not missing else
+                  f"missing {len(missing)} of {len(required)}: " + "; ".join(missing))
+        if what == "repair" and missing:
+            detail += " (only needed to repair)"
+        self.add(status, f"RBAC for {what}", detail)
+        extra = [f"{need} (for {need.why})" for need in optional if self.allowed(need)[0] is False]
+        if extra:
+            self.add("note", f"RBAC for {what}, options", "not granted: " + "; ".join(extra))
+
+    def kube_ovn(self) -> None:
+        assert self.http is not None
+        try:
+            subnets = self.http.get("/apis/kubeovn.io/v1/subnets", [("limit", 1)])
+            dep = self.http.get(f"/apis/apps/v1/namespaces/{self.ns}/deployments/{n.CONTROLLER}")
+            lease = self.http.get(f"/apis/coordination.k8s.io/v1/namespaces/{self.ns}/leases/"
+                                  f"{n.CONTROLLER}")
+        except Exhausted as exc:
+            self.add("fail", "Kube-OVN", str(exc))
+            return
+        if subnets.status == 404:
+            self.add("fail", "Kube-OVN", "the Subnet CRD (subnets.kubeovn.io) is not installed: "
+                     "is this a Kube-OVN cluster?")
+            return
+        parts = ["Subnet CRD installed" if subnets.status == 200
+                 else f"subnets: HTTP {subnets.status}"]
+        if dep.status == 200:
+            containers = (((_json(dep.body).get("spec") or {}).get("template") or {})
+                          .get("spec") or {}).get("containers") or []
+            image = next((c.get("image") for c in containers
+                          if isinstance(c, dict) and c.get("name") == n.CONTROLLER), None)
+            image = image or next((c.get("image") for c in containers if isinstance(c, dict)),
+                                  None)
+            tag = str(image).rsplit(":", 1)[-1] if image else ""
+            version = parse_version(tag)
+            parts.append(f"controller image {image}" + (f" (v{version.major}.{version.minor})"
+                                                         if version else ""))
+        else:
+            parts.append(f"Deployment {self.ns}/{n.CONTROLLER}: HTTP {dep.status}")
+        if lease.status == 200:
+            holder = (_json(lease.body).get("spec") or {}).get("holderIdentity")
+            parts.append(f"leader {holder}" if holder else "no leader holds the Lease")
+        self.add("ok" if subnets.status == 200 else "fail", "Kube-OVN", "; ".join(parts))
+
+    def northbound(self) -> None:
+        opts = self.opts
+        if opts.nb_mode == "none":
+            self.add("note", "northbound", "not checked (--no-nb)")
+            return
+        if opts.nb_mode == "remote":
+            assert opts.nb is not None
+            self.probe(opts.nb)
+            return
+        if opts.nb_mode == "kubectl-exec":
+            self.exec_mode("--ovn-nb kubectl-exec")
+            return
+        assert self.http is not None
+        try:
+            answer = self.http.get(f"/api/v1/namespaces/{self.ns}/services/{NB_SERVICE}")
+        except Exhausted as exc:
+            self.add("fail", "northbound", str(exc))
+            return
+        if answer.status != 200:
+            self.add("fail", "northbound", f"no --ovn-nb given and Service {self.ns}/"
+                     f"{NB_SERVICE}: HTTP {answer.status}; give --ovn-nb or --no-nb")
+            return
+        if self.auth == "in-cluster":
+            spec = _json(answer.body).get("spec") or {}
+            port = next((p.get("port") for p in spec.get("ports") or []), 6641)
+            ip = spec.get("clusterIP")
+            self.probe(NbTarget(f"tcp:{ip}:{port}", timeout=self.opts.nb_timeout))
+            return
+        self.exec_mode(f"auto: Service {self.ns}/{NB_SERVICE} exists, read through the API "
+                       "server")
+
+    def probe(self, target: NbTarget) -> None:
+        started = time.monotonic()
+        try:
+            text = probe_northbound(target)
+        except Exception as exc:  # whatever the reason, the answer is one line
+            self.add("fail", "northbound", str(getattr(exc, "message", exc)))
+            return
+        self.add("ok", "northbound", f"{text} ({time.monotonic() - started:.1f} s)")
+
+    def exec_mode(self, why: str) -> None:
+        ok, detail = self.allowed(Need("create", "", "pods", self.ns, subresource="exec"))
+        if ok:
+            self.add("ok", "northbound", f"through ovn-nbctl in the ovn-central leader pod "
+                     f"({why}); pods/exec allowed. Repair needs a direct --ovn-nb to delete "
+                     "NB rows")
+        else:
+            self.add("fail", "northbound", f"{why}, but pods/exec in {self.ns} is not allowed"
+                     + (f" ({detail})" if detail else "")
+                     + "; grant it (deploy/rbac-nb-exec.yaml) or give --ovn-nb")
+
+
+def run_doctor(opts: LiveOptions) -> list[Check]:
+    return _Doctor(opts).run()
