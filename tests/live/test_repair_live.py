@@ -99,7 +99,8 @@ def k8s_dump(api: Api) -> dict[str, Any]:
                  "/apis/kubeovn.io/v1/vips", "/apis/kubeovn.io/v1/ovn-eips",
                  "/apis/kubeovn.io/v1/subnets", "/api/v1/pods",
                  "/apis/coordination.k8s.io/v1/leases", "/api/v1/events"):
-        items = api.get(path)["items"]
+        items = [i for i in api.get(path)["items"]
+                 if not i["metadata"]["name"].startswith("apiserver-")]  # its own renewals
         out[path] = sorted(json.dumps(i, sort_keys=True) for i in items)
     return out
 
