@@ -203,13 +203,17 @@ class _Doctor:
         self.add("ok", "northbound", f"{text} ({time.monotonic() - started:.1f} s)")
 
     def exec_mode(self, why: str) -> None:
-        ok, detail = self.allowed(Need("create", "", "pods", self.ns, subresource="exec"))
+        answers = [self.allowed(Need(verb, "", "pods", self.ns, subresource="exec"))
+                   for verb in ("get", "create")]
+        ok = all(a for a, _ in answers)
+        detail = next((d for _, d in answers if d), "")
         if ok:
             self.add("ok", "northbound", f"through ovn-nbctl in the ovn-central leader pod "
                      f"({why}); pods/exec allowed. Repair needs a direct --ovn-nb to delete "
                      "NB rows")
         else:
-            self.add("fail", "northbound", f"{why}, but pods/exec in {self.ns} is not allowed"
+            self.add("fail", "northbound", f"{why}, but get and create on pods/exec in "
+                     f"{self.ns} are not both allowed"
                      + (f" ({detail})" if detail else "")
                      + "; grant it (deploy/rbac-nb-exec.yaml) or give --ovn-nb")
 

@@ -70,3 +70,16 @@ def test_missing_kubeconfig(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     code, out, _ = run(["doctor", "--kubeconfig", str(tmp_path / "nope")], capsys)
     assert code == 8
     assert lines(out)["kubeconfig"].startswith("fail: --kubeconfig")
+
+
+def test_kubectl_exec_mode_needs_both_exec_verbs(leaky_env: LiveEnv,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["doctor", "--kubeconfig", leaky_env.kubeconfig, "--ovn-nb",
+                        "kubectl-exec"], capsys)
+    assert lines(out)["northbound"].startswith("ok: through ovn-nbctl in the ovn-central "
+                                               "leader pod (--ovn-nb kubectl-exec)")
+    code, out, _ = run(["doctor", "--kubeconfig", leaky_env.kubeconfig_limited, "--ovn-nb",
+                        "kubectl-exec"], capsys)
+    assert code == 8
+    assert "get and create on pods/exec in kube-system are not both allowed" in \
+        lines(out)["northbound"]

@@ -46,8 +46,9 @@ def scan_needs(namespace: str) -> list[Need]:
                     why="finding the NB without --ovn-nb"))
     out.append(Need("get", "", "pods", namespace, subresource="log",
                     why="--controller-log auto"))
-    out.append(Need("create", "", "pods", namespace, subresource="exec",
-                    why="--ovn-nb kubectl-exec"))
+    # Exec over a WebSocket is authorized as `get`, and from Kubernetes 1.35 also as `create`.
+    out += [Need(verb, "", "pods", namespace, subresource="exec", why="--ovn-nb kubectl-exec")
+            for verb in ("get", "create")]
     return out
 
 
