@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from clirun import run
 from live.conftest import EXAMPLES, LiveEnv
+from live.faultproxy import FaultProxy
 
 from eipfsck.collect.kube import KubeCollector, KubeTarget
 
@@ -282,3 +283,53 @@ def test_absent_subnet_crd_and_missing_kubeconfig(
     assert code == 16 and "no cluster to read" in err
     code, _out, err = run(["scan", "--kubeconfig", "/nonexistent/kubeconfig"], capsys)
     assert code == 16 and "no such file" in err
+
+
+def test_transient_api_faults_are_retried_and_exhaustion_fails_only_that_source(
+        leaky_env: LiveEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """5xx, 429 (with Retry-After) and a connection closed without an answer are retried
+    with backoff; a list that never answers fails that source only (exit bit 8)."""
+    admin_code, admin_out, _ = run(["scan", "-o", "json", *live_args(leaky_env)], capsys)
+    admin = json.loads(admin_out)
+
+    def transient(path: str, n: int) -> int | str | None:
+        if path == "/api/v1/pods":
+            return {1: 503, 2: "reset", 3: 429}.get(n)
+        if path == "/apis/kubeovn.io/v1/subnets":
+            return 500 if n == 1 else None
+        return None
+
+    proxy = FaultProxy(leaky_env.apiserver, leaky_env.apiserver_ca, transient)
+    try:
+        kc = proxy.kubeconfig(leaky_env.admin_token, tmp_path / "kc-transient")
+        code, out, err = run(["scan", "-o", "json", "--kubeconfig", kc, "--ovn-nb",
+                              leaky_env.nb_tcp], capsys)
+    finally:
+        proxy.close()
+    report = json.loads(out)
+    assert code == admin_code, err
+    assert sorted(map(key, report["findings"])) == sorted(map(key, admin["findings"]))
+    assert {s["name"]: s["state"] for s in report["sources"]} == \
+        {s["name"]: s["state"] for s in admin["sources"]}
+    pods = [outcome for method, path, outcome in proxy.seen if path == "/api/v1/pods"]
+    assert pods[:4] == [503, "reset", 429, 200]
+
+    def broken(path: str, n: int) -> int | str | None:
+        return 503 if path == "/api/v1/pods" else None
+
+    proxy = FaultProxy(leaky_env.apiserver, leaky_env.apiserver_ca, broken)
+    try:
+        kc = proxy.kubeconfig(leaky_env.admin_token, tmp_path / "kc-broken")
+        code, out, err = run(["scan", "-o", "json", "--kubeconfig", kc, "--ovn-nb",
+                              leaky_env.nb_tcp], capsys)
+    finally:
+        proxy.close()
+    report = json.loads(out)
+    assert code & 8
+    pods_source = next(s for s in report["sources"] if s["name"] == "pods")
+    assert pods_source["state"] == "failed"
+    assert "no answer after 5 attempts" in pods_source["detail"]
+    assert "HTTP 503" in pods_source["detail"]
+    assert [o for _, p, o in proxy.seen if p == "/api/v1/pods"] == [503] * 5
+    others = [s for s in report["sources"] if s["origin"] == "k8s" and s["name"] != "pods"]
+    assert all(s["state"] != "failed" for s in others)
