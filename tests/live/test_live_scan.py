@@ -285,6 +285,18 @@ def test_absent_subnet_crd_and_missing_kubeconfig(
     assert code == 16 and "no such file" in err
 
 
+def _scan_through_proxy(env: LiveEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                        faults: Any) -> tuple[int, dict[str, Any], str, list[Any]]:
+    proxy = FaultProxy(env.apiserver, env.apiserver_ca, faults)
+    try:
+        kc = proxy.kubeconfig(env.admin_token, tmp_path / f"kc-{len(list(tmp_path.iterdir()))}")
+        code, out, err = run(["scan", "-o", "json", "--kubeconfig", kc, "--ovn-nb", env.nb_tcp],
+                             capsys)
+    finally:
+        proxy.close()
+    return code, json.loads(out), err, proxy.seen
+
+
 def test_transient_api_faults_are_retried_and_exhaustion_fails_only_that_source(
         leaky_env: LiveEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """5xx, 429 (with Retry-After) and a connection closed without an answer are retried
@@ -299,37 +311,23 @@ def test_transient_api_faults_are_retried_and_exhaustion_fails_only_that_source(
             return 500 if n == 1 else None
         return None
 
-    proxy = FaultProxy(leaky_env.apiserver, leaky_env.apiserver_ca, transient)
-    try:
-        kc = proxy.kubeconfig(leaky_env.admin_token, tmp_path / "kc-transient")
-        code, out, err = run(["scan", "-o", "json", "--kubeconfig", kc, "--ovn-nb",
-                              leaky_env.nb_tcp], capsys)
-    finally:
-        proxy.close()
-    report = json.loads(out)
+    code, report, err, seen = _scan_through_proxy(leaky_env, tmp_path, capsys, transient)
     assert code == admin_code, err
     assert sorted(map(key, report["findings"])) == sorted(map(key, admin["findings"]))
     assert {s["name"]: s["state"] for s in report["sources"]} == \
         {s["name"]: s["state"] for s in admin["sources"]}
-    pods = [outcome for method, path, outcome in proxy.seen if path == "/api/v1/pods"]
+    pods = [outcome for method, path, outcome in seen if path == "/api/v1/pods"]
     assert pods[:4] == [503, "reset", 429, 200]
 
     def broken(path: str, n: int) -> int | str | None:
         return 503 if path == "/api/v1/pods" else None
 
-    proxy = FaultProxy(leaky_env.apiserver, leaky_env.apiserver_ca, broken)
-    try:
-        kc = proxy.kubeconfig(leaky_env.admin_token, tmp_path / "kc-broken")
-        code, out, err = run(["scan", "-o", "json", "--kubeconfig", kc, "--ovn-nb",
-                              leaky_env.nb_tcp], capsys)
-    finally:
-        proxy.close()
-    report = json.loads(out)
+    code, report, err, seen = _scan_through_proxy(leaky_env, tmp_path, capsys, broken)
     assert code & 8
     pods_source = next(s for s in report["sources"] if s["name"] == "pods")
     assert pods_source["state"] == "failed"
     assert "no answer after 5 attempts" in pods_source["detail"]
     assert "HTTP 503" in pods_source["detail"]
-    assert [o for _, p, o in proxy.seen if p == "/api/v1/pods"] == [503] * 5
+    assert [o for _, p, o in seen if p == "/api/v1/pods"] == [503] * 5
     others = [s for s in report["sources"] if s["origin"] == "k8s" and s["name"] != "pods"]
     assert all(s["state"] != "failed" for s in others)
