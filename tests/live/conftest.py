@@ -243,6 +243,21 @@ def install_crds() -> Callable[[LiveEnv, Iterable[str]], list[str]]:
     return install_crds_into
 
 
+@pytest.fixture(scope="session")
+def ovn_tools() -> None:
+    """Fail (never skip) every test of a module that needs the OVN tools when they are
+    missing; modules ask with pytestmark = pytest.mark.usefixtures("ovn_tools")."""
+    ovsdb.require_tools()
+
+
+@pytest.fixture
+def nb() -> Iterator[ovsdb.NbServer]:
+    """A standalone, empty OVN NB ovsdb-server, stopped after the test."""
+    server = ovsdb.start_nb()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def cluster() -> Iterator[list[ovsdb.NbServer]]:
     """A 3-member RAFT cluster of NB servers, stopped after the test."""

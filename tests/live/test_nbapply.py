@@ -11,7 +11,6 @@ import shlex
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,17 +26,14 @@ LB_KEEP = "10.96.0.1:443"
 LB_DROP = "10.96.0.10:53"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _tools() -> None:
-    ovsdb.require_tools()
+pytestmark = pytest.mark.usefixtures("ovn_tools")
 
 
 @pytest.fixture
-def nb() -> Iterator[ovsdb.NbServer]:
-    server = ovsdb.start_nb()
-    populate(server)
-    yield server
-    server.stop()
+def nb(nb: ovsdb.NbServer) -> ovsdb.NbServer:
+    """conftest's standalone NB server, populated."""
+    populate(nb)
+    return nb
 
 
 def populate(server: ovsdb.NbServer) -> None:

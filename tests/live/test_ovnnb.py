@@ -35,17 +35,7 @@ from eipfsck.snapshot import (
     encode_nb_table,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _tools() -> None:
-    ovsdb.require_tools()
-
-
-@pytest.fixture
-def nb() -> Iterator[ovsdb.NbServer]:
-    server = ovsdb.start_nb()
-    yield server
-    server.stop()
+pytestmark = pytest.mark.usefixtures("ovn_tools")
 
 
 @pytest.fixture(scope="module")

@@ -115,9 +115,12 @@ class KubeWriter:
 
     # -- actions -----------------------------------------------------------------------------
 
-    def delete(self, action: Action) -> ActionResult:
+    def apply(self, action: Action) -> ActionResult:
+        """Run one Kubernetes action; an API server that never answers fails that action."""
+        run = {"restart-controller": self._restart, "resurrect": self._resurrect}.get(
+            action.action, self._delete)
         try:
-            return self._delete(action)
+            return run(action)
         except Exhausted as exc:
             return ActionResult("failed", str(exc))
 
@@ -146,12 +149,6 @@ class KubeWriter:
                                 f"{answer.status_message()}", obj)
         return ActionResult("failed", f"DELETE {t}: HTTP {answer.status}: "
                             f"{answer.status_message()}", obj)
-
-    def restart(self, action: Action) -> ActionResult:
-        try:
-            return self._restart(action)
-        except Exhausted as exc:
-            return ActionResult("failed", str(exc))
 
     def _restart(self, action: Action) -> ActionResult:
         lease_pre = action.preconditions.get("lease") or {}
@@ -217,12 +214,6 @@ class KubeWriter:
             if waiting:
                 self.sleep(self.waits.poll)
         return sorted(waiting)
-
-    def resurrect(self, action: Action) -> ActionResult:
-        try:
-            return self._resurrect(action)
-        except Exhausted as exc:
-            return ActionResult("failed", str(exc))
 
     def _resurrect(self, action: Action) -> ActionResult:
         t = action.target

@@ -208,6 +208,7 @@ class _Planner:
                 peer = as_map(row.get("options")).get("router-port")
                 if isinstance(peer, str):
                     self.router_lsps[peer].append(row)
+        self.meta_index: dict[str, dict[tuple[str | None, str], dict[str, Any]]] = {}
         self.in_flight: dict[str | None, list[str]] = defaultdict(list)
         for ref, subnet, why in self.inv.pending:
             self.in_flight[subnet if subnet in model.subnets else None].append(f"{ref}: {why}")
@@ -264,12 +265,23 @@ class _Planner:
         return {"table": table, "uuid": str(row["_uuid"]),
                 "columns": {c: row.get(c) for c in NB_WAIT_COLUMNS[table]}}
 
+    def subject_row(self, f: Finding) -> dict[str, Any] | None:
+        """The NB row an orphan-nb-* finding names, as the snapshot holds it; a finding
+        whose row is not there is held (nothing to wait on)."""
+        row = self.nb_rows.get(f.subjects[0].uuid or "")
+        if row is None:
+            self.hold(f, "not-repairable", "the NB row is not in the snapshot")
+        return row
+
     def orphan_lb(self, f: Finding) -> None:
         subject = f.subjects[0]
-        row = self.nb_rows.get(subject.uuid or "")
+        row = self.subject_row(f)
+        if row is None:
+            return
         vip = f.evidence.get("columns", {}).get("vip")
-        if row is None or not isinstance(vip, str) or vip not in as_map(row.get("vips")):
-            self.hold(f, "not-repairable", "the load balancer row is not in the snapshot")
+        if not isinstance(vip, str) or vip not in as_map(row.get("vips")):
+            self.hold(f, "not-repairable", "the VIP is not on the load balancer row in the "
+                      "snapshot")
             return
         addrs = (f.ip,) if f.ip else ()
         if self.owner_gate(f, addrs, None):
@@ -284,9 +296,8 @@ class _Planner:
 
     def orphan_nat(self, f: Finding) -> None:
         subject = f.subjects[0]
-        row = self.nb_rows.get(subject.uuid or "")
+        row = self.subject_row(f)
         if row is None:
-            self.hold(f, "not-repairable", "the NAT row is not in the snapshot")
             return
         addrs = tuple(a for a in (try_parse_ip(row.get("external_ip")),
                                   try_parse_ip(row.get("logical_ip"))) if a is not None)
@@ -300,13 +311,12 @@ class _Planner:
 
     def orphan_lrp(self, f: Finding) -> None:
         subject = f.subjects[0]
-        row = self.nb_rows.get(subject.uuid or "")
-        if row is None:
-            self.hold(f, "not-repairable", "the row is not in the snapshot")
-            return
         if subject.kind == "Logical_Switch_Port":
             # A router-type switch port whose router port is gone: it alone is left.
             self.orphan_lsp(f)
+            return
+        row = self.subject_row(f)
+        if row is None:
             return
         name = str(row.get("name", ""))
         if self.is_default_gateway_lrp(name):
@@ -337,9 +347,8 @@ class _Planner:
 
     def orphan_lsp(self, f: Finding) -> None:
         subject = f.subjects[0]
-        row = self.nb_rows.get(subject.uuid or "")
+        row = self.subject_row(f)
         if row is None:
-            self.hold(f, "not-repairable", "the row is not in the snapshot")
             return
         name = str(row.get("name", ""))
         ext = as_map(row.get("external_ids"))
@@ -426,11 +435,16 @@ class _Planner:
                  f"{eip.get('kind')} {eip.get('name')} is gone", addrs)
 
     def metadata(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
-        for obj in self.snap.items(n.RESOURCE_OF_KIND.get(kind, "")):
-            m = obj["metadata"]
-            if m.get("name") == name and (m.get("namespace") or None) == namespace:
-                return dict(m)
-        return None
+        resource = n.RESOURCE_OF_KIND.get(kind, "")
+        index = self.meta_index.get(resource)
+        if index is None:
+            # Indexed once per kind: a cluster with thousands of orphan IP CRs must not scan
+            # every IP CR once per orphan.
+            index = self.meta_index[resource] = {
+                (o["metadata"].get("namespace") or None, o["metadata"].get("name")):
+                o["metadata"] for o in self.snap.items(resource)}
+        m = index.get((namespace, name))
+        return dict(m) if m is not None else None
 
     @staticmethod
     def k8s_target(kind: str, namespace: str | None, name: str, meta: dict[str, Any]) -> Target:

@@ -308,8 +308,4 @@ def _run_one(action: Action, kube: KubeWriter, nb: _NbSession) -> ActionResult:
             return nb.get().delete(rows)
         except EipfsckError as exc:
             return ActionResult("failed", exc.message)
-    if action.action == "restart-controller":
-        return kube.restart(action)
-    if action.action == "resurrect":
-        return kube.resurrect(action)
-    return kube.delete(action)
+    return kube.apply(action)
