@@ -7,7 +7,6 @@ missing rule at once.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,7 +17,6 @@ from eipfsck.collect.live import NB_SERVICE, LiveOptions
 from eipfsck.collect.ovnnb import NbTarget, probe_northbound
 from eipfsck.errors import UsageError
 from eipfsck.kubeovn import names as n
-from eipfsck.kubeovn.names import parse_version
 
 Status = Literal["ok", "fail", "note"]
 
@@ -28,14 +26,6 @@ class Check:
     status: Status
     name: str
     detail: str
-
-
-def _json(body: bytes) -> dict[str, Any]:
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
 
 
 class _Doctor:
@@ -84,7 +74,7 @@ class _Doctor:
             self.add("fail", "API server", f"HTTP {answer.status}: {answer.status_message()}"
                      + (" (the credentials are not accepted)" if answer.status == 401 else ""))
             return False
-        version = _json(answer.body).get("gitVersion", "?")
+        version = answer.document().get("gitVersion", "?")
         self.add("ok", "API server", f"reachable, Kubernetes {version}")
         return True
 
@@ -105,7 +95,7 @@ class _Doctor:
             return None, str(exc)
         if answer.status not in (200, 201):
             return None, f"HTTP {answer.status}: {answer.status_message()}"
-        return bool((_json(answer.body).get("status") or {}).get("allowed")), ""
+        return bool((answer.document().get("status") or {}).get("allowed")), ""
 
     def permissions(self, what: str, required: list[Need], optional: list[Need]) -> None:
         missing, unknown = [], []
@@ -145,20 +135,15 @@ class _Doctor:
         parts = ["Subnet CRD installed" if subnets.status == 200
                  else f"subnets: HTTP {subnets.status}"]
         if dep.status == 200:
-            containers = (((_json(dep.body).get("spec") or {}).get("template") or {})
-                          .get("spec") or {}).get("containers") or []
-            image = next((c.get("image") for c in containers
-                          if isinstance(c, dict) and c.get("name") == n.CONTROLLER), None)
-            image = image or next((c.get("image") for c in containers if isinstance(c, dict)),
-                                  None)
-            tag = str(image).rsplit(":", 1)[-1] if image else ""
-            version = parse_version(tag)
+            image = next((c.get("image") for c in n.controller_containers(dep.document())
+                          if c.get("image")), None)
+            version = n.image_version(image)
             parts.append(f"controller image {image}" + (f" (v{version.major}.{version.minor})"
                                                          if version else ""))
         else:
             parts.append(f"Deployment {self.ns}/{n.CONTROLLER}: HTTP {dep.status}")
         if lease.status == 200:
-            holder = (_json(lease.body).get("spec") or {}).get("holderIdentity")
+            holder = (lease.document().get("spec") or {}).get("holderIdentity")
             parts.append(f"leader {holder}" if holder else "no leader holds the Lease")
         self.add("ok" if subnets.status == 200 else "fail", "Kube-OVN", "; ".join(parts))
 
@@ -185,7 +170,7 @@ class _Doctor:
                      f"{NB_SERVICE}: HTTP {answer.status}; give --ovn-nb or --no-nb")
             return
         if self.auth == "in-cluster":
-            spec = _json(answer.body).get("spec") or {}
+            spec = answer.document().get("spec") or {}
             port = next((p.get("port") for p in spec.get("ports") or []), 6641)
             ip = spec.get("clusterIP")
             self.probe(NbTarget(f"tcp:{ip}:{port}", timeout=self.opts.nb_timeout))

@@ -21,6 +21,8 @@ from eipfsck.kubeovn.names import (
     CONTROLLER,
     Settings,
     Version,
+    controller_containers,
+    image_version,
     parse_version,
     settings_from_args,
 )
@@ -111,20 +113,16 @@ def detect_version(snap: Snapshot, nb: NbView | None) -> tuple[Version | None, s
     if meta_version is not None:
         return meta_version, "meta.json kube_ovn_version"
     for container in _controller_containers(snap):
-        image = container.get("image")
-        if isinstance(image, str) and ":" in image:
-            v = parse_version(image.rsplit(":", 1)[1])
-            if v is not None:
-                return v, "kube-ovn-controller image tag"
+        v = image_version(container.get("image"))
+        if v is not None:
+            return v, "kube-ovn-controller image tag"
     return None, "unknown"
 
 
 def _controller_containers(snap: Snapshot) -> list[dict[str, Any]]:
     for dep in snap.items("deployments.apps"):
         if dep["metadata"]["name"] == CONTROLLER:
-            containers = dep["spec"]["template"]["spec"]["containers"]
-            return [c for c in containers if c.get("name", CONTROLLER) == CONTROLLER] \
-                or containers
+            return controller_containers(dep)
     return []
 
 

@@ -185,14 +185,19 @@ class _Answer:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
 
-    def status_message(self) -> str:
-        """The apiserver's Status message, or the start of a non-JSON body."""
+    def document(self) -> dict[str, Any]:
+        """The body as a JSON object, or {} when it is not one."""
         try:
             doc = json.loads(self.body)
-            if isinstance(doc, dict) and isinstance(doc.get("message"), str):
-                return doc["message"]
         except ValueError:
-            pass
+            return {}
+        return doc if isinstance(doc, dict) else {}
+
+    def status_message(self) -> str:
+        """The apiserver's Status message, or the start of a non-JSON body."""
+        message = self.document().get("message")
+        if isinstance(message, str):
+            return message
         return self.body[:200].decode("utf-8", "replace").strip() or f"HTTP {self.status}"
 
 

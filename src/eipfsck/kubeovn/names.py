@@ -98,6 +98,21 @@ def parse_version(text: Any) -> Version | None:
     return Version(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), text)
 
 
+def controller_containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    """The kube-ovn-controller container(s) of its Deployment (all containers when none is
+    named so: older charts left the name out)."""
+    spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
+    return [c for c in containers if c.get("name", CONTROLLER) == CONTROLLER] or containers
+
+
+def image_version(image: Any) -> Version | None:
+    """The version in an image's tag (docker.io/kubeovn/kube-ovn:v1.14.10 → v1.14.10)."""
+    if not isinstance(image, str) or ":" not in image:
+        return None
+    return parse_version(image.rsplit(":", 1)[1])
+
+
 @dataclass(frozen=True)
 class Settings:
     """kube-ovn-controller flags that change what the model must expect."""

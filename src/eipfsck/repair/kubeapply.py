@@ -8,7 +8,6 @@ changed subject is `skipped-changed`, a vanished one `already-gone`.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from typing import Any
 from urllib.parse import quote
 
 from eipfsck.collect.kube import API_RESOURCES, Exhausted, KubeTarget, Requester, connect
-from eipfsck.collect.kube import _Answer as Answer
 from eipfsck.kubeovn import names as n
 from eipfsck.repair.outcome import ActionResult
 from eipfsck.repair.plan import Action
@@ -35,14 +33,6 @@ class Waits:
 
 def _path(kind: str, namespace: str | None, name: str | None = None) -> str:
     return API_RESOURCES[n.RESOURCE_OF_KIND[kind]].path(namespace, name)
-
-
-def _json(answer: Answer) -> dict[str, Any]:
-    try:
-        doc = json.loads(answer.body)
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +62,7 @@ class KubeWriter:
 
     def get_path(self, path: str) -> tuple[int, dict[str, Any]]:
         answer = self.http.get(path)
-        return answer.status, _json(answer) if answer.status == 200 else {}
+        return answer.status, answer.document() if answer.status == 200 else {}
 
     # -- checks before acting ----------------------------------------------------------------
 
@@ -230,7 +220,7 @@ class KubeWriter:
         if answer.status not in (200, 201):
             return ActionResult("failed", f"creating {t}: HTTP {answer.status}: "
                                 f"{answer.status_message()}")
-        created = _json(answer)
+        created = answer.document()
         accepted = self._wait_accepted(t.kind, t.name, addrs)
         uid = _meta(created).get("uid")
         deleted = self.http.send("DELETE", _path(t.kind, None, t.name),
