@@ -18,7 +18,7 @@ from eipfsck.collect.nbexec import read_northbound_exec
 from eipfsck.collect.ovnnb import NbResult, NbTarget, read_northbound
 from eipfsck.collect.progress import Progress, Silent
 from eipfsck.controller_log import Allocation, parse_allocations
-from eipfsck.kubeovn.names import CONTROLLER
+from eipfsck.kubeovn.names import CONTROLLER, controller_lease, lease_holder
 from eipfsck.snapshot import Snapshot
 from eipfsck.snapshot_writer import SNAPSHOT_SCHEMA
 
@@ -141,10 +141,8 @@ def _read_controller_log(collector: KubeCollector, opts: LiveOptions,
     """The leader's log names the former owner of each leak; it only adds names, so a log that
     cannot be read is a note, never a failed source."""
     namespace = opts.kube.kube_ovn_namespace
-    leases = k8s.get("leases.coordination.k8s.io", [])
-    holder = next(((lease.get("spec") or {}).get("holderIdentity") for lease in leases
-                   if lease["metadata"]["name"] == CONTROLLER), None)
-    if not isinstance(holder, str) or not holder:
+    holder = lease_holder(controller_lease(k8s.get("leases.coordination.k8s.io", [])))
+    if not holder:
         return None, (f"controller log: no leader in Lease {namespace}/{CONTROLLER}; "
                       "former owners are not named")
     path = f"/api/v1/namespaces/{namespace}/pods/{holder}/log"

@@ -98,6 +98,19 @@ def parse_version(text: Any) -> Version | None:
     return Version(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), text)
 
 
+def controller_lease(leases: list[dict[str, Any]], namespace: str | None = None
+                     ) -> dict[str, Any] | None:
+    """The controller's leader-election Lease (in `namespace`, when given)."""
+    return next((lease for lease in leases if lease["metadata"]["name"] == CONTROLLER
+                 and (namespace is None or lease["metadata"].get("namespace") == namespace)),
+                None)
+
+
+def lease_holder(lease: dict[str, Any] | None) -> str | None:
+    holder = ((lease or {}).get("spec") or {}).get("holderIdentity")
+    return holder if isinstance(holder, str) else None
+
+
 def controller_containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
     """The kube-ovn-controller container(s) of its Deployment (all containers when none is
     named so: older charts left the name out)."""

@@ -543,11 +543,9 @@ class _Planner:
 
     def restart(self, leaks: list[Finding], hazards: list[Finding]) -> None:
         ns = self.model.settings.namespace
-        lease = next((o for o in self.snap.items("leases.coordination.k8s.io")
-                      if o["metadata"]["name"] == n.CONTROLLER
-                      and o["metadata"].get("namespace") == ns), None)
-        holder = (lease.get("spec") or {}).get("holderIdentity") if lease else None
-        pod_meta = self.metadata("Pod", ns, holder) if isinstance(holder, str) else None
+        lease = n.controller_lease(self.snap.items("leases.coordination.k8s.io"), ns)
+        holder = n.lease_holder(lease)
+        pod_meta = self.metadata("Pod", ns, holder) if holder else None
         if lease is None or pod_meta is None:
             for f in leaks:
                 self.hold(f, "no-leader", f"no kube-ovn-controller leader found (Lease "

@@ -10,6 +10,7 @@ from eipfsck.addresses import Address
 from eipfsck.checks.catalogue import BY_ID, CATALOGUE, SEVERITY_RANK
 from eipfsck.checks.finding import Finding
 from eipfsck.checks.runner import CheckRun
+from eipfsck.kubeovn.names import controller_lease, lease_holder
 from eipfsck.model import Model
 
 SCHEMA = "eipfsck/report/v1"
@@ -41,12 +42,7 @@ def finding_json(f: Finding) -> dict[str, Any]:
 
 
 def controller_leader(model: Model) -> str | None:
-    for lease in model.snapshot.items("leases.coordination.k8s.io"):
-        m = lease["metadata"]
-        if m["name"] == "kube-ovn-controller":
-            holder = (lease.get("spec") or {}).get("holderIdentity")
-            return holder if isinstance(holder, str) else None
-    return None
+    return lease_holder(controller_lease(model.snapshot.items("leases.coordination.k8s.io")))
 
 
 def inconclusive_reasons(model: Model) -> list[str]:
