@@ -240,10 +240,8 @@ def test_subject_changed_between_plan_and_apply_is_skipped(
     run(repair(leaky_rw, tmp_path, "--plan-out", str(plan)), capsys)
     api = leaky_rw.api()
     try:
-        api.request("PATCH", "/apis/kubeovn.io/v1/ips/stray-ip",
-                    {"metadata": {"labels": {"touched": "yes"}}}, ) if False else \
-            _merge_patch(api, "/apis/kubeovn.io/v1/ips/stray-ip",
-                         {"metadata": {"labels": {"touched": "yes"}}})
+        _merge_patch(api, "/apis/kubeovn.io/v1/ips/stray-ip",
+                     {"metadata": {"labels": {"touched": "yes"}}})
     finally:
         api.close()
     nat = next(r["_uuid"] for r in _nb_rows(leaky_rw, "NAT")
@@ -260,6 +258,55 @@ def test_subject_changed_between_plan_and_apply_is_skipped(
     api = leaky_rw.api()
     try:
         assert "deletionTimestamp" not in api.get("/apis/kubeovn.io/v1/ips/stray-ip")["metadata"]
+    finally:
+        api.close()
+
+
+def test_subject_changed_after_the_fresh_read_is_skipped_by_each_layer(
+        leaky_rw: LiveEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Changes inside the run itself, in the two windows the fresh read cannot see:
+    stray-ip changes after the fresh read, before its action re-reads it (the action's own
+    read catches it); ghost.ns1 changes after that read, just before the DELETE (the
+    apiserver's uid + resourceVersion preconditions refuse it with 409)."""
+    from eipfsck.repair import journal as journal_module
+    from eipfsck.repair import kubeapply
+
+    api = leaky_rw.api()
+
+    def touch(name: str) -> None:
+        _merge_patch(api, f"/apis/kubeovn.io/v1/ips/{name}",
+                     {"metadata": {"labels": {"touched": "yes"}}})
+
+    real_record = journal_module.Journal.record
+
+    def record(self: Any, event: str, **fields: Any) -> None:
+        real_record(self, event, **fields)
+        target = (fields.get("action") or {}).get("target") or {}
+        if event == "intent" and target.get("kind") == "IP" and target["name"] == "stray-ip":
+            touch("stray-ip")
+
+    real_delete = kubeapply.KubeWriter._delete_with_preconditions
+
+    def delete(self: Any, action: Any, obj: dict[str, Any]) -> Any:
+        if action.target.kind == "IP" and action.target.name == "ghost.ns1":
+            touch("ghost.ns1")
+        return real_delete(self, action, obj)
+
+    monkeypatch.setattr(journal_module.Journal, "record", record)
+    monkeypatch.setattr(kubeapply.KubeWriter, "_delete_with_preconditions", delete)
+    try:
+        _, out, _ = run(repair(leaky_rw, tmp_path, "--yes", "-o", "json"), capsys)
+        results = {f'{r["target"]["kind"]} {r["target"]["name"]}': r
+                   for r in json.loads(out)["results"]}
+        stray, ghost = results["IP stray-ip"], results["IP ghost.ns1"]
+        assert stray["outcome"] == "skipped-changed"
+        assert "changed since the plan (resourceVersion" in stray["detail"]
+        assert ghost["outcome"] == "skipped-changed"
+        assert "the apiserver refused the delete" in ghost["detail"]
+        for name in ("stray-ip", "ghost.ns1"):  # neither was deleted
+            assert "deletionTimestamp" not in api.get(f"/apis/kubeovn.io/v1/ips/{name}")[
+                "metadata"]
     finally:
         api.close()
 
