@@ -82,3 +82,12 @@ def test_journal_is_private_append_only_and_unwritable_is_an_error(tmp_path: Pat
     assert [x["event"] for x in lines] == ["start", "end"]
     assert stat.S_IMODE(os.stat(tmp_path / "state").st_mode) == 0o700
     assert stat.S_IMODE(os.stat(tmp_path / "state" / "journal.jsonl").st_mode) == 0o600
+
+
+def test_scan_points_at_the_dry_run_only_when_repair_could_act(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    pointer = "`eipfsck repair --dry-run` shows which of these repair would act on"
+    _, out, _ = run(["scan", "--snapshot", LEAKY], capsys)
+    assert pointer in out
+    _, out, _ = run(["scan", "--snapshot", str(EXAMPLES / "healthy-cluster")], capsys)
+    assert pointer not in out

@@ -170,6 +170,9 @@ def _footer(report: dict[str, Any], console: Console) -> None:
         for cid in seen:
             _para(console, BY_ID[cid].remedy, 2, first=f"{cid}: ")
         console.print(Text("  `eipfsck explain ID` tells more about each check.", style="dim"))
+        if any(f["repairable"] for f in report["findings"]):
+            console.print(Text("  `eipfsck repair --dry-run` shows which of these repair would "
+                               "act on, and why it leaves the others.", style="dim"))
     skipped = report["checks"]["skipped"]
     if skipped:
         console.print()
