@@ -58,3 +58,18 @@ def test_shell_completion() -> None:
            "COMP_WORDS": "eipfsck repair --allow", "COMP_CWORD": "2"}
     done = subprocess.run([exe], capture_output=True, text=True, env=env, timeout=60)
     assert done.stdout.split() == ["--allow-controller-restart", "--allow-resurrect"]
+
+
+@pytest.mark.parametrize("args", [["scan", "--snapshot", "examples/leaky-cluster"],
+                                  ["repair", "--snapshot", "examples/leaky-cluster", "--dry-run"]])
+def test_a_reader_that_goes_away_is_not_an_error(args: list[str]) -> None:
+    """`eipfsck scan | head`: the closed pipe is handled by main (exit 0, nothing on stderr),
+    not by rich's own handler, whose exit 1 would read as "repairs were made"."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([_script("eipfsck"), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=repo)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(100)
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0
+    assert proc.stderr.read() == b""

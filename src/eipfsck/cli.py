@@ -177,8 +177,26 @@ def _progress(quiet: bool) -> Iterator[Progress | None]:
         yield bars
 
 
+class _Stdout(Console):
+    """stdout for people: object names and IPv6 text print literally (no markup, no emoji
+    codes: rich turns "fd00:100::" into an emoji otherwise)."""
+
+    def __init__(self, soft_wrap: bool = False) -> None:
+        super().__init__(highlight=False, markup=False, emoji=False, soft_wrap=soft_wrap)
+
+    def on_broken_pipe(self) -> None:
+        # rich would exit 1 here, which the exit-code contract reads as "repairs were made";
+        # main() handles a reader that went away.
+        raise BrokenPipeError
+
+
+def _stderr() -> Console:
+    """stderr for notes, prompts and errors: one line each, printed literally."""
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
+
+
 def _print_notes(notes: list[str]) -> None:
-    err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
+    err = _stderr()
     for note in notes:
         err.print(f"eipfsck: {note}")
 
@@ -284,10 +302,7 @@ def scan_cmd(
     code = result.exit_code | _export_metrics(result.report, duration, metrics_file,
                                               pushgateway)
     if output is ScanOutput.table:
-        # Object names and IPv6 text must print literally: no markup, no emoji codes
-        # (rich turns "fd00:100::" into an emoji otherwise).
-        table.render(result.report, Console(highlight=False, markup=False, emoji=False),
-                     quiet=quiet)
+        table.render(result.report, _Stdout(), quiet=quiet)
     else:
         WRITERS[output](result.report, sys.stdout)
     raise typer.Exit(code)
@@ -362,8 +377,7 @@ class _ConsoleUI:
 
     def __init__(self, out: Console, show: bool) -> None:
         self.out, self.show = out, show
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False,
-                           markup=False)
+        self.err = _stderr()
 
     def show_plan(self, plan: Plan) -> None:
         if self.show:
@@ -495,7 +509,7 @@ def repair_cmd(
         max_age=timedelta(seconds=durations["--max-age"]), yes=yes,
         journal=journal or str(default_journal_path()),
         waits=Waits(leader=wait, status=wait, resurrect=wait))
-    out = Console(highlight=False, markup=False, emoji=False)
+    out = _Stdout()
     ui = _ConsoleUI(out, show=output is Output.table)
     if plan_in is not None:
         plan = read_plan(plan_in)
@@ -564,7 +578,7 @@ def doctor_cmd(
     live = _live_options(kubeconfig, context, request_timeout, 500, kube_ovn_namespace,
                          ovn_nb, ovn_nb_private_key, ovn_nb_certificate, ovn_nb_ca_cert, no_nb)
     checks = run_doctor(live)
-    out = Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
+    out = _Stdout(soft_wrap=True)
     for c in checks:
         out.print(f"{c.status:<4} {c.name}: {c.detail}")
     failed = any(c.status == "fail" for c in checks)
@@ -622,7 +636,7 @@ def _is_usage_error(exc: Exception) -> bool:
 
 def main(argv: list[str] | None = None, prog_name: str = "eipfsck") -> None:
     command = typer.main.get_command(app)
-    err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+    err = _stderr()
     try:
         code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except EipfsckError as exc:
