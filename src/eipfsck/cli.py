@@ -39,6 +39,7 @@ from eipfsck.repair.planfile import plan_to_json, read_plan, write_plan
 from eipfsck.repair.render import render_plan, render_result, render_summary
 from eipfsck.repair.run import RepairOptions, apply_plan, make_plan, observe
 from eipfsck.report import jsonfmt, junit, metrics, sarif, table, yamlfmt
+from eipfsck.report.console import Stdout, plain_stdout, reader_gone
 from eipfsck.snapshot_writer import target_path, write_snapshot
 
 app = typer.Typer(
@@ -177,19 +178,6 @@ def _progress(quiet: bool) -> Iterator[Progress | None]:
         yield bars
 
 
-class _Stdout(Console):
-    """stdout for people: object names and IPv6 text print literally (no markup, no emoji
-    codes: rich turns "fd00:100::" into an emoji otherwise)."""
-
-    def __init__(self, soft_wrap: bool = False) -> None:
-        super().__init__(highlight=False, markup=False, emoji=False, soft_wrap=soft_wrap)
-
-    def on_broken_pipe(self) -> None:
-        # rich would exit 1 here, which the exit-code contract reads as "repairs were made";
-        # main() handles a reader that went away.
-        raise BrokenPipeError
-
-
 def _stderr() -> Console:
     """stderr for notes, prompts and errors: one line each, printed literally."""
     return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
@@ -302,9 +290,10 @@ def scan_cmd(
     code = result.exit_code | _export_metrics(result.report, duration, metrics_file,
                                               pushgateway)
     if output is ScanOutput.table:
-        table.render(result.report, _Stdout(), quiet=quiet)
+        table.render(result.report, Stdout(), quiet=quiet)
     else:
-        WRITERS[output](result.report, sys.stdout)
+        with plain_stdout():
+            WRITERS[output](result.report, sys.stdout)
     raise typer.Exit(code)
 
 
@@ -509,7 +498,7 @@ def repair_cmd(
         max_age=timedelta(seconds=durations["--max-age"]), yes=yes,
         journal=journal or str(default_journal_path()),
         waits=Waits(leader=wait, status=wait, resurrect=wait))
-    out = _Stdout()
+    out = Stdout()
     ui = _ConsoleUI(out, show=output is Output.table)
     if plan_in is not None:
         plan = read_plan(plan_in)
@@ -534,7 +523,8 @@ def repair_cmd(
         ui.note(f"wrote the plan to {plan_out} ({len(plan.actions)} action(s))")
     if dry_run or plan_out is not None:
         if output is Output.json:
-            jsonfmt.write(plan_to_json(plan), sys.stdout)
+            with plain_stdout():
+                jsonfmt.write(plan_to_json(plan), sys.stdout)
         else:
             render_plan(plan, out)
         raise typer.Exit(scanned.exit_code if scanned is not None else exitcodes.CLEAN)
@@ -547,13 +537,15 @@ def repair_cmd(
     touched = {s for a, r in result.results if r.outcome == "released"
                for s in [a.subnet, *a.preconditions.get("subnets", [])] if s}
     if output is Output.json:
-        jsonfmt.write({"schema": "eipfsck/repair/v1", "plan": plan_to_json(plan),
-                       "results": [{"id": a.id, "action": a.action, "target": a.target.as_json(),
-                                    "outcome": r.outcome, "detail": r.detail}
-                                   for a, r in result.results],
-                       "interrupted": result.interrupted,
-                       "after": result.after.report if result.after else None,
-                       "exit_code": result.exit_code}, sys.stdout)
+        with plain_stdout():
+            jsonfmt.write({
+                "schema": "eipfsck/repair/v1", "plan": plan_to_json(plan),
+                "results": [{"id": a.id, "action": a.action, "target": a.target.as_json(),
+                             "outcome": r.outcome, "detail": r.detail}
+                            for a, r in result.results],
+                "interrupted": result.interrupted,
+                "after": result.after.report if result.after else None,
+                "exit_code": result.exit_code}, sys.stdout)
     else:
         render_summary(result.counts(), result.before.report if result.before else None,
                        result.after.report if result.after else None, touched, out,
@@ -578,7 +570,7 @@ def doctor_cmd(
     live = _live_options(kubeconfig, context, request_timeout, 500, kube_ovn_namespace,
                          ovn_nb, ovn_nb_private_key, ovn_nb_certificate, ovn_nb_ca_cert, no_nb)
     checks = run_doctor(live)
-    out = _Stdout(soft_wrap=True)
+    out = Stdout()
     for c in checks:
         out.print(f"{c.status:<4} {c.name}: {c.detail}")
     failed = any(c.status == "fail" for c in checks)
@@ -591,15 +583,17 @@ def checks_cmd(
 ) -> None:
     """List every check: id, default severity, one line."""
     if output is Output.json:
-        typer.echo(json.dumps([
+        text = json.dumps([
             {"id": c.id, "class": c.cls, "severity": c.severity, "title": c.title,
              "repairable": c.repairable, "needs": c.needs, "implemented": c.implemented}
-            for c in CATALOGUE], indent=2))
-        return
-    width = max(len(c.id) for c in CATALOGUE)
-    for c in CATALOGUE:
-        note = "" if c.implemented else " (not implemented yet)"
-        typer.echo(f"{c.id:<{width}}  {c.severity:<7}  {c.title}{note}")
+            for c in CATALOGUE], indent=2)
+    else:
+        width = max(len(c.id) for c in CATALOGUE)
+        text = "\n".join(f"{c.id:<{width}}  {c.severity:<7}  {c.title}"
+                         + ("" if c.implemented else " (not implemented yet)")
+                         for c in CATALOGUE)
+    with plain_stdout():
+        typer.echo(text)
 
 
 @app.command("explain")
@@ -610,6 +604,8 @@ def explain_cmd(check_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     width = min(shutil.get_terminal_size((80, 24)).columns, 100)
 
     def para(text: str) -> str:
+        if not sys.stdout.isatty():  # piped: one paragraph, one line, for grep
+            return "  " + text
         return textwrap.fill(text, width, initial_indent="  ", subsequent_indent="  ",
                              break_on_hyphens=False, break_long_words=False)
 
@@ -624,7 +620,8 @@ def explain_cmd(check_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
         "eipfsck repair can act on it: " + ("yes, after re-verification" if c.repairable
                                             else "no, a human decides"),
     ]
-    typer.echo("\n".join(lines))
+    with plain_stdout():
+        typer.echo("\n".join(lines))
 
 
 def _is_usage_error(exc: Exception) -> bool:
@@ -648,9 +645,10 @@ def main(argv: list[str] | None = None, prog_name: str = "eipfsck") -> None:
         err.print("eipfsck: interrupted", markup=False)
         code = exitcodes.REFUSED
     except BrokenPipeError:
-        # The reader (head, less) went away: not our error.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        # The reader (head, less) went away from output that carries no verdict (--help):
+        # a command's result goes through Stdout or plain_stdout, which keep the exit code
+        # the run earned.
+        reader_gone()
         code = exitcodes.CLEAN
     except Exception as exc:  # a bug: one line, never locals (they may hold credentials)
         if _is_usage_error(exc):

@@ -2,7 +2,8 @@
 
 Written for an operator reading it on an 80-column terminal or in a log: every
 finding says what, the evidence says why, and "What to do" says how to fix it.
-Colour only on a terminal; plain text when piped.
+Colour and wrapping only on a terminal; piped, plain text with one line per finding,
+message or evidence item, never wrapped (for grep), as kubectl prints.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 def _para(console: Console, text: str, indent: int, style: str = "",
           first: str = "", hang: int = 0) -> None:
-    """Wrap to the console width with a hanging indent and no trailing blanks."""
-    width = max(console.width - indent, 20)
-    lines = textwrap.wrap(first + text, width=width, break_on_hyphens=False,
-                          subsequent_indent=" " * hang) or [""]
+    """On a terminal, wrap to its width with a hanging indent and no trailing blanks."""
+    if console.is_terminal:
+        width = max(console.width - indent, 20)
+        lines = textwrap.wrap(first + text, width=width, break_on_hyphens=False,
+                              break_long_words=False, subsequent_indent=" " * hang) or [""]
+    else:  # piped: never wrapped, so grep finds the whole finding on one line
+        lines = [first + text]
     for i, line in enumerate(lines):
         out = Text(" " * indent)
         if i == 0 and first:
@@ -102,13 +106,12 @@ def render(report: dict[str, Any], console: Console, quiet: bool = False) -> Non
     summary = report["summary"]
     cluster = report["cluster"]
     if not quiet:
-        head = Text("eipfsck scan", style="bold")
-        head.append(f" · {report['input']} · captured {report['captured_at']}")
-        console.print(head)
+        _para(console, f"· {report['input']} · captured {report['captured_at']}", 0,
+              first="eipfsck scan ", hang=2)
         _para(console, f"cluster {cluster['uid'] or 'unknown'} · Kube-OVN "
                        f"{cluster['kube_ovn_version'] or 'unknown'} "
                        f"({cluster['version_source']}) · leader "
-                       f"{cluster['controller_leader'] or 'unknown'}", 0)
+                       f"{cluster['controller_leader'] or 'unknown'}", 0, hang=2)
         console.print()
         _subnet_table(report, console)
     _findings(report, console, quiet)
@@ -120,7 +123,8 @@ def render(report: dict[str, Any], console: Console, quiet: bool = False) -> Non
 def _subnet_table(report: dict[str, Any], console: Console) -> None:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), title="Subnets",
                   title_justify="left", title_style="bold")
-    table.add_column("subnet", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("subnet", no_wrap=True, overflow="ellipsis",
+                     max_width=24 if console.is_terminal else None)
     table.add_column("cidr", overflow="fold")
     for col in ("size", "excl", "using", "avail", "owned", "leaked"):
         table.add_column(col, justify="right", no_wrap=True)
@@ -169,10 +173,10 @@ def _footer(report: dict[str, Any], console: Console) -> None:
         console.print(Text("What to do", style="bold"))
         for cid in seen:
             _para(console, BY_ID[cid].remedy, 2, first=f"{cid}: ")
-        console.print(Text("  `eipfsck explain ID` tells more about each check.", style="dim"))
+        _para(console, "`eipfsck explain ID` tells more about each check.", 2, "dim")
         if any(f["repairable"] for f in report["findings"]):
-            console.print(Text("  `eipfsck repair --dry-run` shows which of these repair would "
-                               "act on, and why it leaves the others.", style="dim"))
+            _para(console, "`eipfsck repair --dry-run` shows which of these repair would act "
+                  "on, and why it leaves the others.", 2, "dim")
     skipped = report["checks"]["skipped"]
     if skipped:
         console.print()
@@ -181,7 +185,7 @@ def _footer(report: dict[str, Any], console: Console) -> None:
             _para(console, s["reason"], 2, first=f"{s['check']}: ")
     if report["absent"]:
         _para(console, ", ".join(report["absent"]), 0,
-              first="Absent from the input (treated as: none exist): ")
+              first="Absent from the input (treated as: none exist): ", hang=2)
     if report["inconclusive"]:
         console.print()
         console.print(Text("Inconclusive", style="bold red"))
