@@ -80,9 +80,6 @@ class FailOn(StrEnum):
     never = "never"
 
 
-EXIT_HELP = "Exit codes (bits, added): " + "; ".join(f"{c} {t}" for c, t in exitcodes.TABLE)
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"eipfsck {__version__}")
@@ -189,7 +186,7 @@ def _print_notes(notes: list[str]) -> None:
         err.print(f"eipfsck: {note}")
 
 
-@app.command("scan", epilog=EXIT_HELP)
+@app.command("scan", epilog=exitcodes.help_text("scan"))
 def scan_cmd(
     snapshot: Annotated[str | None, typer.Option(
         "--snapshot", "-s", metavar="PATH",
@@ -320,7 +317,7 @@ def _export_metrics(report: dict[str, Any], duration: float, path: str | None,
     return code
 
 
-@app.command("snapshot", epilog=EXIT_HELP)
+@app.command("snapshot", epilog=exitcodes.help_text("snapshot"))
 def snapshot_cmd(
     out: Annotated[str, typer.Argument(
         metavar="OUT", help="Directory to create (or OUT.tar.gz with --tar).")],
@@ -398,7 +395,7 @@ class _ConsoleUI:
         self.err.print(f"eipfsck: {text}")
 
 
-@app.command("repair", epilog=EXIT_HELP)
+@app.command("repair", epilog=exitcodes.help_text("repair"))
 def repair_cmd(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", "-n", help="Show the plan; change nothing.")] = False,
@@ -553,7 +550,7 @@ def repair_cmd(
     raise typer.Exit(result.exit_code)
 
 
-@app.command("doctor")
+@app.command("doctor", epilog=exitcodes.help_text("doctor"))
 def doctor_cmd(
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
@@ -577,7 +574,7 @@ def doctor_cmd(
     raise typer.Exit(exitcodes.INCONCLUSIVE if failed else exitcodes.CLEAN)
 
 
-@app.command("checks")
+@app.command("checks", epilog=exitcodes.help_text("checks"))
 def checks_cmd(
     output: Annotated[Output, typer.Option("--output", "-o")] = Output.table,
 ) -> None:
@@ -596,7 +593,7 @@ def checks_cmd(
         typer.echo(text)
 
 
-@app.command("explain")
+@app.command("explain", epilog=exitcodes.help_text("explain"))
 def explain_cmd(check_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Explain one check: what it means, the evidence it gives, the safe remedy."""
     (cid,) = resolve_ids([check_id])
@@ -678,26 +675,37 @@ _KUBECTL_FLAGS = {"--kubeconfig": "--kubeconfig", "--context": "--context",
                   "--namespace": "--kube-ovn-namespace"}
 
 
+def _takes(command: str, option: str) -> bool:
+    """Whether `command` has `option`; an unknown command is left for click to name."""
+    cmd = getattr(typer.main.get_command(app), "commands", {}).get(command)
+    return cmd is None or any(option in p.opts for p in cmd.params)
+
+
 def plugin_args(argv: list[str]) -> list[str]:
-    """`kubectl eipfsck --context prod scan -o json` → `scan -o json --context prod`."""
-    moved: list[str] = []
+    """`kubectl eipfsck --context prod scan -o json` → `scan -o json --context prod`.
+
+    A flag goes only to a command that takes it; for one that reads no cluster (checks,
+    explain) it is dropped, as kubectl ignores -n for a cluster-scoped kind: the user did
+    not type the option it would become."""
+    moved: list[tuple[str, str]] = []
     i = 0
     while i < len(argv):
         flag, eq, value = argv[i].partition("=")
         if flag not in _KUBECTL_FLAGS:
             break
         if eq:
-            moved += [_KUBECTL_FLAGS[flag], value]
+            moved.append((_KUBECTL_FLAGS[flag], value))
             i += 1
         elif i + 1 < len(argv):
-            moved += [_KUBECTL_FLAGS[flag], argv[i + 1]]
+            moved.append((_KUBECTL_FLAGS[flag], argv[i + 1]))
             i += 2
         else:
             break
     rest = argv[i:]
     if not moved or not rest or rest[0].startswith("-"):
         return argv  # nothing to move, or no subcommand to move it behind: let usage say so
-    return [rest[0], *moved, *rest[1:]]
+    kept = [x for option, value in moved if _takes(rest[0], option) for x in (option, value)]
+    return [rest[0], *kept, *rest[1:]]
 
 
 def kubectl_main() -> None:
