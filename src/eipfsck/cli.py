@@ -28,6 +28,7 @@ from eipfsck.collect.kube import KubeTarget, duration_seconds, parse_duration
 from eipfsck.collect.live import LiveOptions, NbMode, collect_live
 from eipfsck.collect.ovnnb import NbTarget
 from eipfsck.collect.progress import Progress, RichProgress
+from eipfsck.doctor import exit_code as doctor_exit_code
 from eipfsck.doctor import run_doctor
 from eipfsck.errors import EipfsckError, UsageError
 from eipfsck.pipeline import ScanOptions, scan
@@ -563,15 +564,16 @@ def doctor_cmd(
     no_nb: NoNbOpt = False,
 ) -> None:
     """Check access before a scan: kubeconfig, API server, RBAC for scan and repair, Kube-OVN,
-    the northbound DB. One line each; exits 8 when something a scan needs is missing."""
+    the northbound DB. One line each, every check listed (ok, fail, skip and why, note); a
+    failure exits as the scan would for the same problem."""
     live = _live_options(kubeconfig, context, request_timeout, 500, kube_ovn_namespace,
                          ovn_nb, ovn_nb_private_key, ovn_nb_certificate, ovn_nb_ca_cert, no_nb)
     checks = run_doctor(live)
     out = Stdout()
     for c in checks:
         out.print(f"{c.status:<4} {c.name}: {c.detail}")
-    failed = any(c.status == "fail" for c in checks)
-    raise typer.Exit(exitcodes.INCONCLUSIVE if failed else exitcodes.CLEAN)
+    _print_notes([f"hint: {c.hint}" for c in checks if c.status == "fail" and c.hint])
+    raise typer.Exit(doctor_exit_code(checks))
 
 
 @app.command("checks", epilog=exitcodes.help_text("checks"))

@@ -1,8 +1,13 @@
 """`eipfsck doctor`: can this machine and this identity scan (and repair) this cluster?
 
-Each check is one line: ok, a problem, or a note. The permission checks ask the API server
-itself (SelfSubjectAccessReview), which needs no rights of its own, so they list every
-missing rule at once.
+Every check is one line, always listed: ok, fail, skip (with why: an earlier check it
+depends on failed, or an option turned it off) or note (something only repair or an option
+needs). The permission checks ask the API server itself (SelfSubjectAccessReview), which
+needs no rights of its own, so they list every missing rule at once.
+
+A failure carries the exit bit the scan would end with for the same problem (no kubeconfig:
+16 with the same hint; an endpoint that is not an API server, a missing permission, an NB
+that cannot be read: 8), so doctor and scan keep one exit-code contract.
 """
 
 from __future__ import annotations
@@ -11,14 +16,27 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from eipfsck import exitcodes
 from eipfsck.collect.access import Need, repair_needs, scan_needs
-from eipfsck.collect.kube import CollectError, Exhausted, KubeTarget, Requester, connect
+from eipfsck.collect.kube import (
+    CollectError,
+    Exhausted,
+    KubeTarget,
+    Requester,
+    connect,
+    identify,
+    tls_note,
+)
 from eipfsck.collect.live import NB_SERVICE, LiveOptions
 from eipfsck.collect.ovnnb import NbTarget, probe_northbound
 from eipfsck.errors import UsageError
 from eipfsck.kubeovn import names as n
 
-Status = Literal["ok", "fail", "note"]
+Status = Literal["ok", "fail", "skip", "note"]
+
+# Every check, in the order they run; each is listed whatever happens to the others.
+CHECKS = ("kubeconfig", "API server", "RBAC for scan", "RBAC for repair", "Kube-OVN",
+          "northbound")
 
 
 @dataclass(frozen=True)
@@ -26,6 +44,8 @@ class Check:
     status: Status
     name: str
     detail: str
+    code: int = exitcodes.CLEAN  # the exit bit a failure sets, as a scan would
+    hint: str | None = None
 
 
 class _Doctor:
@@ -37,11 +57,28 @@ class _Doctor:
         self.http: Requester | None = None
         self.auth = ""
 
-    def add(self, status: Status, name: str, detail: str) -> None:
-        self.out.append(Check(status, name, detail))
+    def add(self, status: Status, name: str, detail: str, code: int | None = None,
+            hint: str | None = None) -> None:
+        if code is None:
+            code = exitcodes.INCONCLUSIVE if status == "fail" else exitcodes.CLEAN
+        self.out.append(Check(status, name, detail, code, hint))
+
+    def skip_rest(self, why: str) -> None:
+        done = {c.name for c in self.out}
+        for name in CHECKS:
+            if name not in done:
+                self.add("skip", name, why)
 
     def run(self) -> list[Check]:
-        if not self.connect() or not self.api():
+        if not self.connect():
+            if self.opts.nb_mode == "remote":
+                self.northbound()  # a given --ovn-nb needs no kubeconfig
+            self.skip_rest("not run: needs the kubeconfig that failed above")
+            return self.out
+        if not self.api():
+            if self.opts.nb_mode == "remote":
+                self.northbound()
+            self.skip_rest("not run: needs the API server that failed above")
             return self.out
         self.permissions("scan", [x for x in scan_needs(self.ns) if not x.why],
                          optional=[x for x in scan_needs(self.ns) if x.why])
@@ -55,7 +92,7 @@ class _Doctor:
         try:
             api, context, auth = connect(self.kube)
         except UsageError as exc:
-            self.add("fail", "kubeconfig", exc.message)
+            self.add("fail", "kubeconfig", exc.message, exc.exit_code, exc.hint)
             return False
         self.http, self.auth = Requester(api, self.kube), auth
         where = api.configuration.host
@@ -66,16 +103,13 @@ class _Doctor:
     def api(self) -> bool:
         assert self.http is not None
         try:
-            answer = self.http.get("/version")
-        except (Exhausted, CollectError) as exc:
-            self.add("fail", "API server", str(getattr(exc, "message", exc)))
+            version = identify(self.http)
+        except CollectError as exc:
+            self.add("fail", "API server", exc.message, exc.exit_code, exc.hint)
             return False
-        if answer.status != 200:
-            self.add("fail", "API server", f"HTTP {answer.status}: {answer.status_message()}"
-                     + (" (the credentials are not accepted)" if answer.status == 401 else ""))
-            return False
-        version = answer.document().get("gitVersion", "?")
-        self.add("ok", "API server", f"reachable, Kubernetes {version}")
+        note = tls_note(self.http.api)
+        self.add("ok", "API server", f"reachable, Kubernetes {version}"
+                 + (f"; {note}" if note else ""))
         return True
 
     def allowed(self, need: Need) -> tuple[bool | None, str]:
@@ -150,7 +184,7 @@ class _Doctor:
     def northbound(self) -> None:
         opts = self.opts
         if opts.nb_mode == "none":
-            self.add("note", "northbound", "not checked (--no-nb)")
+            self.add("skip", "northbound", "not run: --no-nb")
             return
         if opts.nb_mode == "remote":
             assert opts.nb is not None
@@ -205,3 +239,12 @@ class _Doctor:
 
 def run_doctor(opts: LiveOptions) -> list[Check]:
     return _Doctor(opts).run()
+
+
+def exit_code(checks: list[Check]) -> int:
+    """The bits of every failure, added, as the scan's exit code adds them."""
+    code = exitcodes.CLEAN
+    for c in checks:
+        if c.status == "fail":
+            code |= c.code
+    return code

@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from clirun import run
 from live.conftest import LiveEnv
 
 from eipfsck.collect.access import repair_needs, scan_needs
+from eipfsck.doctor import CHECKS
 
 
 def lines(out: str) -> dict[str, str]:
@@ -68,8 +70,52 @@ def test_unreachable_nb_and_missing_service(leaky_env: LiveEnv, healthy_env: Liv
 
 def test_missing_kubeconfig(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["doctor", "--kubeconfig", str(tmp_path / "nope")], capsys)
-    assert code == 8
-    assert lines(out)["kubeconfig"].startswith("fail: --kubeconfig")
+    assert code == 16  # a usage error, as the scan says
+    got = lines(out)
+    assert got["kubeconfig"].startswith("fail: --kubeconfig")
+    assert list(got) == list(CHECKS)
+    assert all(got[name].startswith("skip: not run: needs the kubeconfig")
+               for name in CHECKS[1:])
+
+
+def _insecure(env: LiveEnv, tmp_path: Path) -> Path:
+    """The admin kubeconfig with TLS verification turned off, as some clusters hand it out."""
+    config = yaml.safe_load(Path(env.kubeconfig).read_text())
+    for cluster in config["clusters"]:
+        cluster["cluster"].pop("certificate-authority", None)
+        cluster["cluster"].pop("certificate-authority-data", None)
+        cluster["cluster"]["insecure-skip-tls-verify"] = True
+    path = tmp_path / "insecure-kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_tls_verification_off_is_one_line_of_our_own(
+        leaky_env: LiveEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Against the genuine apiserver over https: urllib3's InsecureRequestWarning (a source
+    path and a URL, for every request) never reaches stderr; one note of ours does."""
+    kubeconfig = str(_insecure(leaky_env, tmp_path))
+    code, out, err = run(["scan", "--kubeconfig", kubeconfig, "--no-nb", "-o", "json"], capsys)
+    assert code & 8 == 0, err
+    assert "InsecureRequestWarning" not in err and "warnings.warn" not in err
+    tls = [line for line in err.splitlines() if "TLS verification is off" in line]
+    assert len(tls) == 1 and tls[0].startswith("eipfsck: TLS verification is off for https://")
+    assert tls[0].endswith("(insecure-skip-tls-verify in the kubeconfig): the server's "
+                           "identity is not checked")
+    _, out, err = run(["doctor", "--kubeconfig", kubeconfig, "--no-nb"], capsys)
+    assert "InsecureRequestWarning" not in err
+    assert lines(out)["API server"].startswith("ok: reachable, Kubernetes v1.")
+    assert "TLS verification is off" in lines(out)["API server"]
+
+
+def test_the_genuine_apiserver_is_identified(leaky_env: LiveEnv,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The negative control of tests/test_cli_endpoints.py: /version of the real apiserver
+    passes identification, for the admin and for the limited user alike."""
+    for kubeconfig in (leaky_env.kubeconfig, leaky_env.kubeconfig_limited):
+        _, out, _ = run(["doctor", "--kubeconfig", kubeconfig, "--no-nb"], capsys)
+        assert lines(out)["API server"].startswith("ok: reachable, Kubernetes v1."), out
+        assert "not a Kubernetes API server" not in out
 
 
 def test_kubectl_exec_mode_needs_both_exec_verbs(leaky_env: LiveEnv,

@@ -5,6 +5,8 @@ classes would cost more than everything else together on a large cluster. Each o
 slimmed (snapshot.slim_object) as its page arrives, so memory follows what the checks use.
 
 What goes wrong, and what it becomes:
+  /version is not a Kubernetes answer   the endpoint is not an API server: the collection
+                       stops (exit 8) naming what answered, before any Kube-OVN conclusion
   404 on a list        the kind is not installed (CRD absent): reported absent, not an error
   403                  that source failed; a message names the verb, resource and RBAC rule
   410 while paging     the continue token expired: that list restarts, a bounded number of times
@@ -18,6 +20,7 @@ import json
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 import urllib3
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
@@ -169,10 +173,66 @@ def connect(target: KubeTarget) -> tuple[k8s_client.ApiClient, str | None, str]:
         context = target.context or (active or {}).get("name")
     except ConfigException as exc:
         raise UsageError(f"kubeconfig {files}: {exc}") from None
+    except yaml.YAMLError as exc:  # one line: PyYAML's message spans several
+        raise UsageError(f"kubeconfig {files}: not valid YAML ({' '.join(str(exc).split())})")\
+            from None
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise UsageError(f"kubeconfig {files}: unreadable ({type(exc).__name__}: {exc})") \
             from None
+    if not cfg.verify_ssl:
+        # urllib3 would print a multi-line InsecureRequestWarning with its source path for
+        # every request; tls_note says it once, in our words.
+        warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
     return k8s_client.ApiClient(cfg), context, "kubeconfig"
+
+
+def tls_note(api: k8s_client.ApiClient) -> str | None:
+    """One line when the kubeconfig turns TLS verification off, else None."""
+    cfg = api.configuration
+    if cfg.verify_ssl or not str(cfg.host).startswith("https:"):
+        return None
+    return (f"TLS verification is off for {cfg.host} (insecure-skip-tls-verify in the "
+            "kubeconfig): the server's identity is not checked")
+
+
+def identify(http: Requester) -> str:
+    """The Kubernetes version of the endpoint, asked first (GET /version, which every API
+    server serves), so that something else answering is named for what it is rather than
+    taken for a cluster without Kube-OVN. Raises CollectError when it is not an API server."""
+    server = http.api.configuration.host
+    try:
+        answer = http.get("/version")
+    except Exhausted as exc:
+        raise CollectError(f"{server}: no answer: {exc}",
+                           hint="check the server address in the kubeconfig, and "
+                                "--request-timeout") from None
+    doc = answer.document()
+    if answer.status == 200 and isinstance(doc.get("gitVersion"), str):
+        return doc["gitVersion"]
+    if answer.status == 401:
+        raise CollectError(
+            f"{server}: the API server rejected the credentials (401 Unauthorized)",
+            hint="the token or client certificate in the kubeconfig is invalid or expired")
+    if doc.get("kind") == "Status":
+        # an API server that will not tell its version (RBAC on /version): still one
+        return f"unknown (/version: HTTP {answer.status}: {answer.status_message()})"
+    raise CollectError(f"{server} is not a Kubernetes API server: GET /version answered "
+                       f"{describe_answer(answer)}",
+                       hint="check the cluster's server: address (and --context) in the "
+                            "kubeconfig")
+
+
+def describe_answer(answer: _Answer) -> str:
+    """What answered, in one line: status, Server header, content type, start of the body."""
+    headers = {k.lower(): v for k, v in answer.headers.items()}
+    parts = [f"HTTP {answer.status}"]
+    for name in ("server", "content-type"):
+        if headers.get(name):
+            parts.append(f"{name.title()}: {headers[name]}")
+    body = " ".join(answer.body[:120].decode("utf-8", "replace").split())
+    if body:
+        parts.append(f"body {body!r}")
+    return ", ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,6 +380,10 @@ class KubeCollector:
         self.api.close()
 
     def collect(self, resources: tuple[str, ...] = K8S_RESOURCES) -> KubeResult:
+        identify(self.http)
+        note = tls_note(self.api)
+        if note:
+            self.warnings.append(note)
         # Subnet status first, owners after: an owner created between the two reads is then
         # an owner the status does not know yet (an in-flight claim), never a leak; a leak is
         # only reported for an address that was in use before every owner list began.
