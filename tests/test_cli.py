@@ -570,3 +570,51 @@ def test_explain_is_case_insensitive(capsys: pytest.CaptureFixture[str]) -> None
     code, out, _ = cli(capsys, "explain", "Double-Claim")
     assert code == 0
     assert _flat(BY_ID["double-claim"].remedy) in _flat(out)
+
+
+# -- severity that differs from the catalogue says why -----------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _all_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    snaps = [EXAMPLES / "leaky-cluster", EXAMPLES / "healthy-cluster"]
+    snaps += [build(tmp_path / build.__name__) for build in
+              (clean, leak, info_only, malformed, two_subnets, busy, identified)]
+    reports = []
+    for snap in snaps:
+        _, out, _ = cli(capsys, "scan", "-s", str(snap), "-o", "json", "--fail-on", "never")
+        reports.append(json.loads(out))
+    return reports
+
+
+def test_a_severity_other_than_the_catalogue_says_why(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seen = set()
+    for report in _all_reports(tmp_path, capsys):
+        for f in report["findings"]:
+            spec = BY_ID[f["check"]]
+            if f["severity"] == spec.severity:
+                assert f["severity_reason"] is None, f
+            else:
+                assert (f["severity"], f["severity_reason"]) in spec.severity_when, f
+                seen.add((f["check"], f["severity"]))
+    # the demo's raised findings are among them: the test means something
+    assert {("orphan-nb-nat", "error"), ("orphan-nb-lsp", "error"),
+            ("dangling-eip-ref", "error")} <= seen
+
+
+def test_the_table_and_checks_and_explain_say_why(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = cli(capsys, "scan", "-s", str(EXAMPLES / "leaky-cluster"))
+    assert "ERROR   orphan-nb-nat  172.30.0.13  (error: its IP is marked available)" in out
+    assert "WARNING orphan-nb-lsp  10.10.0.13\n" in out  # at its default: nothing added
+    _, out, _ = cli(capsys, "checks")
+    (line,) = [x for x in out.splitlines() if x.startswith("orphan-nb-nat ")]
+    assert line.endswith("[error when its IP is marked available]")
+    _, out, _ = cli(capsys, "checks", "-o", "json")
+    (entry,) = [c for c in json.loads(out) if c["id"] == "dangling-eip-ref"]
+    assert entry["severity_when"] == [{"severity": "error",
+                                       "when": "its NB rows translate an IP marked available"}]
+    _, out, _ = cli(capsys, "explain", "orphan-nb-lsp")
+    assert out.startswith("orphan-nb-lsp (C06), default severity warning (error when its IP "
+                          "is marked available)")

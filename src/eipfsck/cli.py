@@ -584,12 +584,14 @@ def checks_cmd(
     if output is Output.json:
         text = json.dumps([
             {"id": c.id, "class": c.cls, "severity": c.severity, "title": c.title,
+             "severity_when": [{"severity": sev, "when": cond} for sev, cond in c.severity_when],
              "repairable": c.repairable, "needs": c.needs, "implemented": c.implemented}
             for c in CATALOGUE], indent=2)
     else:
         width = max(len(c.id) for c in CATALOGUE)
         text = "\n".join(f"{c.id:<{width}}  {c.severity:<7}  {c.title}"
                          + ("" if c.implemented else " (not implemented yet)")
+                         + "".join(f" [{sev} when {cond}]" for sev, cond in c.severity_when)
                          for c in CATALOGUE)
     with plain_stdout():
         typer.echo(text)
@@ -609,7 +611,7 @@ def explain_cmd(check_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
                              break_on_hyphens=False, break_long_words=False)
 
     lines = [
-        f"{c.id} ({c.cls}), default severity {c.severity}"
+        f"{c.id} ({c.cls}), default severity {c.severity_text()}"
         + ("" if c.implemented else " — not implemented yet"),
         "",
         c.title, "",

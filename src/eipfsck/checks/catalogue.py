@@ -29,7 +29,26 @@ class CheckSpec:
     repairable: bool
     needs: Needs = "k8s"
     implemented: bool = True
+    # When a finding's severity differs from `severity`, and why: (severity, condition). The
+    # finding then carries the condition as its severity_reason ("error: its IP is marked
+    # available"); `checks`, `explain` and docs/checks.md list these.
+    severity_when: tuple[tuple[Severity, str], ...] = ()
 
+    def severity_text(self) -> str:
+        """"warning (error when its IP is marked available)"."""
+        if not self.severity_when:
+            return self.severity
+        return self.severity + " (" + "; ".join(f"{sev} when {cond}"
+                                                for sev, cond in self.severity_when) + ")"
+
+
+# The conditions that move a finding away from its check's default severity (severity_when);
+# the checks that apply them (checks/northbound.py, checks/owners.py) use these same texts.
+IP_AVAILABLE = "its IP is marked available"
+NB_ROWS_AVAILABLE = "its NB rows translate an IP marked available"
+LIVE_PORT = "it is named after the port of a live pod"
+RESERVED = "it is labelled ip_reserved=true"
+GATEWAY = "the IP is its subnet's gateway"
 
 CATALOGUE: tuple[CheckSpec, ...] = (
     CheckSpec(
@@ -105,6 +124,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "Delete the IP CR normally (kubectl delete ip NAME) so the controller's finalizer path "
         "releases the address and its port. Never strip its finalizer.",
         True,
+        severity_when=(("info", LIVE_PORT), ("info", RESERVED)),
     ),
     CheckSpec(
         "orphan-nb-lsp", "C06", "warning",
@@ -117,6 +137,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "Delete the port (ovn-nbctl lsp-del NAME) after checking that no live pod uses it; "
         "never delete the port of a live pod, Kube-OVN re-plumbs it.",
         True, needs="nb",
+        severity_when=(("error", IP_AVAILABLE),),
     ),
     CheckSpec(
         "orphan-nb-lrp", "C07", "warning",
@@ -129,6 +150,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "Delete the router port together with its router-type peer switch port, after "
         "checking that no OvnEip of that name exists.",
         True, needs="nb",
+        severity_when=(("error", IP_AVAILABLE),),
     ),
     CheckSpec(
         "orphan-nb-nat", "C08", "warning",
@@ -141,6 +163,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "Delete the NAT row (ovn-nbctl lr-nat-del ROUTER TYPE EXTERNAL_IP) after checking that "
         "no FIP/SNAT CR is being created for it.",
         True, needs="nb",
+        severity_when=(("error", IP_AVAILABLE),),
     ),
     CheckSpec(
         "orphan-nb-lb", "C08", "warning",
@@ -151,6 +174,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "Remove the VIP entry from the load balancer (ovn-nbctl lb-del LB VIP); remove the "
         "load balancer only when it carries no other VIP.",
         True, needs="nb",
+        severity_when=(("error", IP_AVAILABLE),),
     ),
     CheckSpec(
         "dangling-eip-ref", "C09", "warning",
@@ -162,6 +186,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "Delete the NAT rule CR normally so Kube-OVN's finalizer removes its NB rows; then "
         "check for orphan-nb-* findings.",
         True,
+        severity_when=(("error", NB_ROWS_AVAILABLE),),
     ),
     CheckSpec(
         "nb-address-drift", "C10", "error",
@@ -202,6 +227,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "the owner, the IP and the excludeIps entry.",
         "Nothing for a deliberate static IP. For the gateway: re-address the owner.",
         False,
+        severity_when=(("error", GATEWAY),),
     ),
     CheckSpec(
         "status-range-invalid", "C14", "error",

@@ -29,11 +29,12 @@ def render() -> str:
         note = "" if c.implemented else " (not implemented yet)"
         out.append(f"| `{c.id}` | {c.cls} | {c.severity} | {'yes' if c.repairable else 'no'} "
                    f"| {c.title}{note} |")
-    out += ["", "Severity is raised to error when an orphan NB row, or the NB rows of a "
-            "dangling NAT rule, carry an IP the allocator marks available: the next allocation "
-            "would duplicate it.", ""]
+    out += ["", "A finding's severity differs from its check's default only for a reason the "
+            "check lists below (for example, an orphan NB row is an error when its IP is "
+            "marked available: the next allocation would duplicate it); the finding then says "
+            "why, in its `severity_reason`.", ""]
     for c in CATALOGUE:
-        out += [f"## `{c.id}`", "", f"**{c.title}** ({c.cls}, {c.severity}"
+        out += [f"## `{c.id}`", "", f"**{c.title}** ({c.cls}, {c.severity_text()}"
                 + ("" if c.implemented else ", not implemented yet") + ")", "",
                 f"*Why it happens.* {c.explanation}", "",
                 f"*Evidence.* {c.evidence}", "",

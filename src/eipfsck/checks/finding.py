@@ -21,6 +21,7 @@ class Finding:
     ip: Address | None = None
     subjects: tuple[Ref, ...] = ()
     evidence: dict[str, Any] = field(default_factory=dict)
+    severity_reason: str = ""  # why severity is not the catalogue's default (severity_when)
 
     def sort_key(self) -> tuple[Any, ...]:
         return (self.subnet or "", self.family or "", self.ip.value if self.ip else -1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from eipfsck.checks.catalogue import IP_AVAILABLE
 from eipfsck.checks.finding import Finding
 from eipfsck.kubeovn.northbound import NbFinding
 from eipfsck.model import Model
@@ -38,4 +39,6 @@ def nb_findings(model: Model) -> Iterator[Finding]:
             evidence["owner_addresses"] = [str(a) for a in nf.expected]
         subjects = (nf.row,) + ((nf.owner,) if nf.owner else ())
         yield Finding(nf.check, severity, message, subnet, first.family if first else None,
-                      first, subjects, evidence)
+                      first, subjects, evidence,
+                      severity_reason=IP_AVAILABLE if available
+                      and nf.check != "nb-address-drift" else "")

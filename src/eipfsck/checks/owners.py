@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from eipfsck.addresses import Address, format_ip, try_parse_ip
+from eipfsck.checks.catalogue import GATEWAY, LIVE_PORT, NB_ROWS_AVAILABLE, RESERVED
 from eipfsck.checks.finding import Finding, claim_json
 from eipfsck.kubeovn import names as n
 from eipfsck.kubeovn.owners import AddrCR, Claim, NatRule
@@ -51,12 +52,14 @@ def orphan_ip_crs(model: Model) -> Iterator[Finding]:
         if ip.owner != "missing":
             continue
         severity = "warning"
-        protected = ""
+        protected = reason = ""
         if ip.live_port:
             severity, protected = "info", "named after the port of a live pod: never delete it"
+            reason = LIVE_PORT
         elif ip.reserved:
             severity, protected = "info", ("labelled ip_reserved=true: a deliberate "
                                            "reservation, never delete it")
+            reason = RESERVED
         available = {str(a): model.available_in(a) for a in ip.addresses}
         ev: dict[str, Any] = {
             "owner_looked_for": ip.owner_detail, "pod_type": ip.pod_type or "",
@@ -72,7 +75,7 @@ def orphan_ip_crs(model: Model) -> Iterator[Finding]:
             f"{ip.ref} ({', '.join(map(str, ip.addresses)) or 'no address'}): "
             f"{ip.owner_detail}" + (f"; {protected}" if protected else ""),
             ip.subnet if ip.subnet in model.subnets else None,
-            first.family if first else None, first, (ip.ref,), ev)
+            first.family if first else None, first, (ip.ref,), ev, severity_reason=reason)
 
 
 def _per_subnet_address(model: Model) -> Iterator[tuple[str, Address, list[Claim]]]:
@@ -119,7 +122,7 @@ def excluded(model: Model) -> Iterator[Finding]:
             f" of {subnet} and is claimed by {', '.join(str(c.ref) for c in claims)}",
             subnet, addr.family, addr, tuple(dict.fromkeys(c.ref for c in claims)),
             {"claims": [claim_json(c) for c in claims], "exclude_entry": entry,
-             "gateway": gateway})
+             "gateway": gateway}, severity_reason=GATEWAY if gateway else "")
 
 
 def subnet_refs(model: Model) -> Iterator[Finding]:
@@ -195,7 +198,8 @@ def dangling_refs(model: Model) -> Iterator[Finding]:
              "rule_status_eip": [str(a) for a in status_ips],
              "addresses_marked_available": {k: v for k, v in available.items() if v},
              "nb_rows": [r for a in status_ips for r in model.nb_rows_json(a)
-                         if r["kind"] in ("NAT", "Load_Balancer")]})
+                         if r["kind"] in ("NAT", "Load_Balancer")]},
+            severity_reason=NB_ROWS_AVAILABLE if raised else "")
 
 
 def _blockers(model: Model, cr: AddrCR) -> list[str]:

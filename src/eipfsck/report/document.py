@@ -32,7 +32,10 @@ def _json_safe(value: Any) -> Any:
 def finding_json(f: Finding) -> dict[str, Any]:
     spec = BY_ID[f.check]
     return {
-        "check": f.check, "severity": f.severity, "subnet": f.subnet, "family": f.family,
+        "check": f.check, "severity": f.severity,
+        # why the severity is not the check's default (`eipfsck explain ID`), else null
+        "severity_reason": f.severity_reason or None,
+        "subnet": f.subnet, "family": f.family,
         "ip": str(f.ip) if f.ip else None,
         "subjects": [s.as_json() for s in f.subjects],
         "message": f.message,

@@ -159,6 +159,8 @@ def _findings(report: dict[str, Any], console: Console, quiet: bool) -> None:
             line.append(f" {f['check']}")
             if f["ip"]:
                 line.append(f"  {f['ip']}", style="bold")
+            if f.get("severity_reason"):  # not the catalogue's severity: say why
+                line.append(f"  ({f['severity']}: {f['severity_reason']})")
             console.print(line)
             _para(console, f["message"], 4)
             if not quiet:
