@@ -20,7 +20,8 @@ def render() -> str:
         "`python -m eipfsck.checks.docs docs/checks.md`; do not edit by hand. -->",
         "",
         "Every finding carries one of these ids. Ids are stable: put them in `--skip`, "
-        "`--only` and alerts. `eipfsck explain ID` prints the same text.",
+        "`--only` and alerts. `eipfsck explain ID` prints the same text. The class (C01 … C19) "
+        "and the Kube-OVN rule behind each check are in [kube-ovn.md](kube-ovn.md).",
         "",
         "| id | class | default severity | repair may act | title |",
         "|---|---|---|---|---|",
