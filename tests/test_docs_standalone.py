@@ -58,3 +58,21 @@ def test_output_cites_nothing_the_project_does_not_have(
     monkeypatch.chdir(REPO)
     _, out, err = run(args, capsys)
     assert not NOT_OURS.findall(out + err)
+
+
+def _readme_commands() -> list[str]:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_the_readme_demo_installs_into_a_virtualenv_and_ci_runs_its_test_command() -> None:
+    demo, tests = _readme_commands()
+    steps = [step.strip() for step in demo.split("&&")]
+    assert steps[0].startswith("python3 -m venv ")
+    venv = steps[0].split()[-1]
+    # every later step runs from that virtualenv: nothing touches the user's global Python
+    assert all(step.startswith(f"{venv}/bin/") for step in steps[1:]), steps
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert f"exec {tests}\n" in ci
+    assert "~/.cache/eipfsck-test" in (REPO / "README.md").read_text(encoding="utf-8")
