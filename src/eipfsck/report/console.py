@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 _UNBOUNDED = 100_000  # columns: wider than any line eipfsck prints
 
@@ -62,6 +63,25 @@ def wrap_hanging(line: str, width: int, hang: int | None = None) -> list[str]:
     return textwrap.wrap(line, width=max(width, indent + 20), subsequent_indent=" " * indent,
                          break_on_hyphens=False, break_long_words=False,
                          drop_whitespace=True) or [line]
+
+
+def print_hanging(console: Console, text: Text, hang: int) -> None:
+    """A styled line: whole when piped or when it fits, else wrapped on the terminal with its
+    continuations `hang` columns in, styles kept."""
+    plain = text.plain
+    if not console.is_terminal or len(plain) <= console.width:
+        console.print(text, soft_wrap=True)
+        return
+    pos = 0
+    for i, line in enumerate(wrap_hanging(plain, console.width, hang)):
+        body = line[hang:] if i else line
+        start = plain.find(body, pos)
+        if start < 0:  # cannot happen: wrapping only splits at whitespace
+            console.print(text[pos:], soft_wrap=True)
+            return
+        part = text[start:start + len(body)]
+        console.print(Text(" " * hang) + part if i else part, soft_wrap=True)
+        pos = start + len(body)
 
 
 class Stdout(Console):

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from eipfsck.checks.catalogue import BY_ID
+from eipfsck.report.console import print_hanging
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -161,7 +162,7 @@ def _findings(report: dict[str, Any], console: Console, quiet: bool) -> None:
                 line.append(f"  {f['ip']}", style="bold")
             if f.get("severity_reason"):  # not the catalogue's severity: say why
                 line.append(f"  ({f['severity']}: {f['severity_reason']})")
-            console.print(line)
+            print_hanging(console, line, 10)
             _para(console, f["message"], 4)
             if not quiet:
                 for ev in evidence_lines(f):
