@@ -1,6 +1,6 @@
 """The Snapshot: what was read, from where, and how completely.
 
-A Snapshot is plain data. The loader here reads the directory format of design.md
+A Snapshot is plain data. The loader here reads the directory format of docs/snapshot-format.md
 (or a .tar.gz of it); the live collectors produce the same type, so nothing after
 this point knows where the data came from.
 
@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import os
 import tarfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from eipfsck.errors import InputError, UsageError
+from eipfsck.kubeovn.names import Settings
+from eipfsck.shapes import bad_time, shape_problem
 
 SourceState = Literal["complete", "absent", "partial", "failed", "skipped"]
 
@@ -79,6 +81,10 @@ NB_COLUMNS: dict[str, frozenset[str]] = {
     "NB_Global": frozenset({"_uuid", "external_ids"}),
 }
 
+# meta.json settings: the type of each controller setting, from its default value.
+SETTING_TYPES: dict[str, type] = {
+    f.name: type(f.default) for f in fields(Settings)}
+
 MAX_TAR_BYTES = 4 << 30
 MAX_TAR_MEMBERS = 10_000
 
@@ -88,7 +94,7 @@ class SourceStatus:
     """How one resource or table was read."""
 
     name: str
-    origin: Literal["k8s", "nb", "log"]
+    origin: Literal["k8s", "nb", "log", "meta"]
     state: SourceState
     count: int = 0
     resource_version: str | None = None
@@ -204,6 +210,9 @@ def slim_object(resource: str, obj: Any) -> tuple[dict[str, Any] | None, str | N
     else:
         out["spec"] = spec
         out["status"] = status
+    bad = shape_problem(resource, out)
+    if bad is not None:
+        return None, *bad
     return out, None, None
 
 
@@ -219,23 +228,55 @@ def object_label(resource: str, obj: Any, index: int) -> str:
 # NB cells (RFC 7047 as printed by ovn-nbctl --format=json)
 
 
-def decode_cell(cell: Any) -> Any:
+def decode_atom(cell: Any) -> Any:
+    """One OVSDB atom: a string, number, boolean or ["uuid", u]. Sets and maps nest no
+    further (RFC 7047 5.1): anything else raises ValueError."""
     if isinstance(cell, list):
         if len(cell) == 2 and cell[0] in ("uuid", "named-uuid") and isinstance(cell[1], str):
             return cell[1]
-        if len(cell) == 2 and cell[0] == "set" and isinstance(cell[1], list):
-            return [decode_cell(a) for a in cell[1]]
-        if len(cell) == 2 and cell[0] == "map" and isinstance(cell[1], list):
-            out: dict[Any, Any] = {}
-            for pair in cell[1]:
-                if not (isinstance(pair, list) and len(pair) == 2):
-                    raise ValueError(f"map entry is not a [key, value] pair: {pair!r}")
-                out[decode_cell(pair[0])] = decode_cell(pair[1])
-            return out
-        raise ValueError(f"unknown cell {cell!r}")
+        raise ValueError(f"not an atom: {_short(cell)}")
     if isinstance(cell, (str, int, float, bool)):
         return cell
-    raise ValueError(f"unknown cell {cell!r}")
+    raise ValueError(f"unknown cell {_short(cell)}")
+
+
+def decode_cell(cell: Any) -> Any:
+    if isinstance(cell, list) and len(cell) == 2 and cell[0] == "set" \
+            and isinstance(cell[1], list):
+        return [decode_atom(a) for a in cell[1]]
+    if isinstance(cell, list) and len(cell) == 2 and cell[0] == "map" \
+            and isinstance(cell[1], list):
+        out: dict[Any, Any] = {}
+        for pair in cell[1]:
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise ValueError(f"map entry is not a [key, value] pair: {_short(pair)}")
+            out[decode_atom(pair[0])] = decode_atom(pair[1])
+        return out
+    return decode_atom(cell)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+# Kept columns that are maps in ovn-nb.ovsschema; the rest hold atoms or sets of atoms.
+NB_MAP_COLUMNS = frozenset({"external_ids", "options", "other_config", "vips"})
+
+
+def check_column(table: str, column: str, value: Any) -> None:
+    """Raise ValueError when a decoded cell has a shape its column cannot have: the model
+    uses references and map keys as keys, and iterates sets."""
+    if column == "_uuid" or column in NB_REFERENCE_COLUMNS.get(table, ()):
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str) for v in items) or (column == "_uuid"
+                                                        and not isinstance(value, str)):
+            raise ValueError(f"expected UUID reference(s), got {_short(value)}")
+    elif column in NB_MAP_COLUMNS:
+        if not isinstance(value, dict) and value != []:
+            raise ValueError(f"expected a map, got {_short(value)}")
+    elif isinstance(value, dict):
+        raise ValueError(f"expected an atom or a set, got a map {_short(value)}")
 
 
 def as_list(value: Any) -> list[Any]:
@@ -259,6 +300,12 @@ def decode_nb_table(table: str, doc: Any, source: str) -> list[dict[str, Any]]:
             hint=f"capture it with: ovn-nbctl --format=json list {table}",
         )
     headings = doc["headings"]
+    for i, h in enumerate(headings):
+        if not isinstance(h, str):
+            raise InputError(f"{source}: NB table {table}, headings[{i}]: not a column name "
+                             f"({_short(h)})")
+    if len(set(headings)) != len(headings):
+        raise InputError(f"{source}: NB table {table}: a column is named twice in headings")
     keep = NB_COLUMNS.get(table)
     idx = [(i, h) for i, h in enumerate(headings) if keep is None or h in keep]
     rows: list[dict[str, Any]] = []
@@ -270,6 +317,7 @@ def decode_nb_table(table: str, doc: Any, source: str) -> list[dict[str, Any]]:
         for i, h in idx:
             try:
                 decoded[h] = decode_cell(row[i])
+                check_column(table, h, decoded[h])
             except ValueError as exc:
                 raise InputError(
                     f"{source}: NB table {table}, row {r}, column {h}: malformed cell ({exc})"
@@ -416,12 +464,36 @@ def _read_tar(path: Path) -> dict[str, bytes]:
     return files
 
 
+# Python refuses to convert longer digit strings (CVE-2020-10735); no field eipfsck reads
+# holds a number of even 40 digits.
+MAX_INT_DIGITS = 4300
+
+
+class _LongNumber(Exception):
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise _LongNumber(digits)
+    return int(text)
+
+
 def _parse_json(files: _Files, rel: str) -> Any:
     data = files.read(rel)
     try:
-        return json.loads(data)
+        return json.loads(data, parse_int=_parse_int)
     except UnicodeDecodeError:
         raise InputError(f"{files.display(rel)}: not UTF-8 text") from None
+    except RecursionError:
+        raise InputError(f"{files.display(rel)}: JSON nested too deeply to read "
+                         "(Kubernetes and ovn-nbctl never write such a document)") from None
+    except _LongNumber as exc:
+        raise InputError(f"{files.display(rel)}: an integer of {exc.digits} digits "
+                         f"(more than {MAX_INT_DIGITS}): not a value Kubernetes or OVSDB "
+                         "holds") from None
     except json.JSONDecodeError as exc:
         # Strict JSON ends a string early only at the end of the data: a cut file.
         cut = exc.pos >= len(data.rstrip()) or exc.msg.startswith("Unterminated string")
@@ -462,6 +534,9 @@ def load_snapshot(path: str | os.PathLike[str], now: datetime | None = None) -> 
         if not isinstance(doc, dict):
             raise InputError(f"{files.display('meta.json')}: expected a JSON object")
         meta = doc
+    problems: list[InputProblem] = []
+    for fld, msg in meta_problems(meta):
+        problems.append(InputProblem(files.display("meta.json"), "meta.json", fld, msg))
     captured = parse_time(meta.get("captured_at"))
     captured_known = captured is not None
     if captured is None:
@@ -469,7 +544,9 @@ def load_snapshot(path: str | os.PathLike[str], now: datetime | None = None) -> 
 
     k8s: dict[str, list[dict[str, Any]]] = {}
     sources: list[SourceStatus] = []
-    problems: list[InputProblem] = []
+    if problems:
+        sources.append(SourceStatus("meta.json", "meta", "partial",
+                                    detail=f"{len(problems)} field(s) ignored"))
     recorded = _recorded_sources(meta)
     for resource in K8S_RESOURCES:
         rel = f"k8s/{resource}.json"
@@ -514,6 +591,35 @@ def load_snapshot(path: str | os.PathLike[str], now: datetime | None = None) -> 
         captured_at_source="snapshot meta.json" if captured_known else "scan time", meta=meta,
         k8s=k8s, nb=nb, sources=tuple(sources), problems=tuple(problems),
     )
+
+
+def meta_problems(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """Fields of meta.json the scan would read with the wrong type: each is removed from
+    `meta` (the scan goes on without it) and returned as (field, message)."""
+    bad: list[tuple[str, str]] = []
+
+    def drop(container: dict[str, Any], key: str, where: str, why: str) -> None:
+        bad.append((where, f"{why} ({container[key]!r:.60}); ignored"))
+        del container[key]
+
+    for key in ("captured_at", "kube_ovn_version", "schema"):
+        if key in meta and not isinstance(meta[key], str):
+            drop(meta, key, key, "not a string")
+    if isinstance(meta.get("captured_at"), str) and bad_time(meta["captured_at"]):
+        drop(meta, "captured_at", "captured_at", bad_time(meta["captured_at"]) or "")
+    for key in ("cluster", "settings", "sources"):
+        if key in meta and not isinstance(meta[key], dict):
+            drop(meta, key, key, "not a map")
+    cluster = meta.get("cluster")
+    if isinstance(cluster, dict) and "uid" in cluster and not isinstance(cluster["uid"], str):
+        drop(cluster, "uid", "cluster.uid", "not a string")
+    settings = meta.get("settings")
+    if isinstance(settings, dict):
+        meta["settings"] = settings = dict(settings)  # never edit the caller's nested map
+        for key, expected in SETTING_TYPES.items():
+            if key in settings and type(settings[key]) is not expected:
+                drop(settings, key, f"settings.{key}", f"not a {expected.__name__}")
+    return bad
 
 
 def _recorded_sources(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
