@@ -17,6 +17,9 @@ import contextlib
 import io
 import json
 import os
+import subprocess
+import sys
+import tarfile
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -301,3 +304,119 @@ def test_json_beyond_what_python_reads_is_one_error_line(raw: bytes, says: str,
     code, out, err = run_scan(root)
     assert assert_outcome(code, out, err) is None
     assert code == exitcodes.INCONCLUSIVE and says in err and "vpcs.kubeovn.io.json" in err
+
+
+# -- archives -------------------------------------------------------------------------
+
+
+def _archive(tmp_path: Path, extra: list[tuple[tarfile.TarInfo, Any]] = (),  # type: ignore[assignment]
+             name: str = "s.tar.gz") -> Path:
+    """The example snapshot as snap/... in a .tar.gz, then `extra` entries after it."""
+    path = tmp_path / name
+    with tarfile.open(path, "w:gz", compresslevel=1) as tar:
+        tar.add(write_docs(load_example(), tmp_path / "snapdir"), arcname="snap")
+        for info, data in extra:
+            tar.addfile(info, data)
+    return path
+
+
+class _Zeros(io.RawIOBase):
+    """n zero bytes, read in chunks: a large member without a large buffer in the test."""
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+
+    def readinto(self, b: Any) -> int:
+        k = min(len(b), self.left)
+        b[:k] = bytes(k)
+        self.left -= k
+        return k
+
+    def readable(self) -> bool:
+        return True
+
+
+def _member(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    return info
+
+
+@pytest.mark.parametrize("cut", [10, 100, 300, 1000])
+def test_archive_cut_anywhere_is_truncated_or_corrupt(cut: int, tmp_path: Path) -> None:
+    whole = _archive(tmp_path)
+    part = tmp_path / "cut.tar.gz"
+    part.write_bytes(whole.read_bytes()[:cut])
+    code, out, err = run_scan(part)
+    assert assert_outcome(code, out, err) is None
+    assert code == exitcodes.INCONCLUSIVE
+    assert f"{part}: truncated or corrupt archive" in err, err
+
+
+def test_duplicate_archive_member_is_refused(tmp_path: Path) -> None:
+    data = json.dumps({"kind": "List", "items": []}).encode()
+    archive = _archive(tmp_path, [(_member("snap/k8s/pods.json", len(data)), io.BytesIO(data))])
+    code, out, err = run_scan(archive)
+    assert assert_outcome(code, out, err) is None
+    assert "entry 'snap/k8s/pods.json' appears twice" in err and code == exitcodes.INCONCLUSIVE
+
+
+def test_member_larger_than_the_cap_is_refused_before_it_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import eipfsck.snapshot
+    archive = _archive(tmp_path)
+    largest = max(p.stat().st_size for p in (tmp_path / "snapdir").rglob("*.json"))
+    monkeypatch.setattr(eipfsck.snapshot, "MAX_MEMBER_BYTES", largest)
+    assert eipfsck.snapshot.load_snapshot(archive).items("pods")  # at the cap: read
+    monkeypatch.setattr(eipfsck.snapshot, "MAX_MEMBER_BYTES", largest - 1)
+    code, out, err = run_scan(archive)
+    assert assert_outcome(code, out, err) is None
+    assert f"more than {(largest - 1) / (1 << 30):g} GiB; refusing" in err, err
+
+
+MEMORY_PROBE = """
+import resource, sys
+from eipfsck.snapshot import load_snapshot
+snap = load_snapshot(sys.argv[1])
+assert snap.items("pods")
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _peak_kib(path: Path) -> int:
+    p = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(path)], capture_output=True,
+                       text=True, check=True)
+    return int(p.stdout)
+
+
+def test_memory_follows_the_members_read_not_the_archive(tmp_path: Path) -> None:
+    """An unused 512 MiB member (a few hundred KiB compressed) is skipped unread: peak memory
+    stays near that of the same archive without it (the members read are ~200 KiB)."""
+    big = 512 << 20
+    plain = _archive(tmp_path, name="plain.tar.gz")
+    padded = _archive(tmp_path, [(_member("snap/unused.bin", big), _Zeros(big))],
+                      name="padded.tar.gz")
+    base, peak = _peak_kib(plain), _peak_kib(padded)
+    assert peak < base + 32 * 1024, (base, peak)  # KiB: far below the 512 MiB member
+
+
+# -- a missing NB table ---------------------------------------------------------------
+
+
+def test_missing_nb_table_file_is_failed_not_absent(tmp_path: Path) -> None:
+    docs = load_example()
+    del docs["nb/Logical_Switch.json"]
+    code, out, err = run_scan(write_docs(docs, tmp_path / "s"))
+    report = assert_outcome(code, out, err)
+    assert report is not None
+    src = next(s for s in report["sources"] if s["name"] == "Logical_Switch")
+    assert src["state"] == "failed" and code & exitcodes.INCONCLUSIVE
+    assert "Logical_Switch" not in report["absent"]
+
+
+def test_snapshot_writer_writes_every_nb_table_the_reader_expects(tmp_path: Path) -> None:
+    from eipfsck.snapshot import NB_TABLES, load_snapshot
+    from eipfsck.snapshot_writer import snapshot_files
+    snap = load_snapshot(write_docs(load_example(), tmp_path / "s"))
+    written = snapshot_files(snap)
+    assert {f"nb/{t}.json" for t in NB_TABLES} <= set(written)

@@ -10,13 +10,18 @@ memory stays bounded by what the checks need rather than by the size of pod spec
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import gzip
 import json
+import lzma
 import os
 import tarfile
+import zlib
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from eipfsck.errors import InputError, UsageError
 from eipfsck.kubeovn.names import Settings
@@ -85,7 +90,10 @@ NB_COLUMNS: dict[str, frozenset[str]] = {
 SETTING_TYPES: dict[str, type] = {
     f.name: type(f.default) for f in fields(Settings)}
 
+# What the members a scan reads may unpack to, together and one by one (a decompression
+# bomb is refused before it is read); members the format does not name are skipped unread.
 MAX_TAR_BYTES = 4 << 30
+MAX_MEMBER_BYTES = 2 << 30
 MAX_TAR_MEMBERS = 10_000
 
 
@@ -391,14 +399,21 @@ def encode_nb_table(table: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
 # Reading a snapshot directory or archive
 
 
+def snapshot_names() -> frozenset[str]:
+    """Every file the snapshot format names (docs/snapshot-format.md): nothing else is read."""
+    return frozenset({"meta.json", *(f"k8s/{r}.json" for r in K8S_RESOURCES),
+                      *(f"nb/{t}.json" for t in NB_TABLES)})
+
+
 class _Files:
-    """Relative path -> bytes, over a directory or a safely read .tar.gz."""
+    """Relative path -> bytes, over a directory or a safely streamed .tar.gz."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._tar: dict[str, bytes] | None = None
+        self._tar_dirs: frozenset[str] = frozenset()
         if root.is_file():
-            self._tar = _read_tar(root)
+            self._tar, self._tar_dirs = _read_tar(root)
 
     def exists(self, rel: str) -> bool:
         if self._tar is not None:
@@ -407,14 +422,20 @@ class _Files:
 
     def has_dir(self, rel: str) -> bool:
         if self._tar is not None:
-            return any(k.startswith(rel + "/") for k in self._tar)
+            return rel in self._tar_dirs
         return (self.root / rel).is_dir()
 
     def read(self, rel: str) -> bytes:
         if self._tar is not None:
-            return self._tar[rel]
+            # Each member is parsed once: let its bytes go as soon as they are.
+            return self._tar.pop(rel)
         try:
-            return (self.root / rel).read_bytes()
+            with (self.root / rel).open("rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size > MAX_MEMBER_BYTES:
+                    raise InputError(f"{self.root / rel}: {size} bytes, more than "
+                                     f"{_gib(MAX_MEMBER_BYTES)}; refusing")
+                return fh.read()
         except OSError as exc:
             raise InputError(f"{self.root / rel}: cannot read ({exc.strerror})") from None
 
@@ -422,46 +443,101 @@ class _Files:
         return f"{self.root}:{rel}" if self._tar is not None else str(self.root / rel)
 
 
-def _read_tar(path: Path) -> dict[str, bytes]:
+def _gib(n: int) -> str:
+    return f"{n / (1 << 30):g} GiB"
+
+
+# Archive read errors: a cut or corrupt stream shows up as any of these, at any point.
+_TAR_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError)
+
+
+def _read_tar(path: Path) -> tuple[dict[str, bytes], frozenset[str]]:
+    """One pass over the archive as a stream: every entry is checked (unsafe names, links,
+    devices and duplicates are refused), only the files the snapshot format names are read
+    (each at most MAX_MEMBER_BYTES, together at most MAX_TAR_BYTES), the rest is skipped
+    unread. Returns the files and the directories that hold them."""
+    wanted = snapshot_names()
     files: dict[str, bytes] = {}
-    total = 0
+    regular: set[str] = set()
+    total = count = 0
     try:
-        tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by the with below
-    except (tarfile.TarError, OSError) as exc:
-        raise InputError(f"{path}: not a readable tar archive ({exc})") from None
-    with tar:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    with raw, _decompressed(raw) as stream:
         try:
-            members = tar.getmembers()
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            raise InputError(f"{path}: truncated or corrupt archive ({exc})") from None
-        if len(members) > MAX_TAR_MEMBERS:
-            raise InputError(f"{path}: more than {MAX_TAR_MEMBERS} entries; refusing")
-        for m in members:
-            name = PurePosixPath(m.name)
-            if name.is_absolute() or ".." in name.parts:
-                raise InputError(f"{path}: unsafe entry {m.name!r} (absolute or '..'); refusing")
-            if m.issym() or m.islnk() or m.isdev() or m.isfifo():
-                raise InputError(f"{path}: entry {m.name!r} is a link or device; refusing")
-            if not m.isfile():
-                continue
-            total += m.size
-            if total > MAX_TAR_BYTES:
-                raise InputError(f"{path}: archive unpacks to more than "
-                                 f"{MAX_TAR_BYTES >> 30} GiB; refusing")
-            fh = tar.extractfile(m)
-            if fh is None:
-                continue
-            try:
-                files[str(name)] = fh.read()
-            except (tarfile.TarError, EOFError, OSError) as exc:
-                raise InputError(f"{path}: entry {m.name!r} is truncated ({exc})") from None
+            tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - closing `stream` ends it
+            for m in tar:
+                count += 1
+                if count > MAX_TAR_MEMBERS:
+                    raise InputError(f"{path}: more than {MAX_TAR_MEMBERS} entries; refusing")
+                name = _safe_name(path, m)
+                if not m.isfile():
+                    continue
+                if name in regular:
+                    raise InputError(f"{path}: entry {m.name!r} appears twice (which one is "
+                                     "the snapshot?); refusing")
+                regular.add(name)
+                if name not in wanted and name.split("/", 1)[-1] not in wanted:
+                    continue  # not part of the snapshot format: never read
+                if m.size > MAX_MEMBER_BYTES:
+                    raise InputError(f"{path}: entry {m.name!r} unpacks to {m.size} bytes, "
+                                     f"more than {_gib(MAX_MEMBER_BYTES)}; refusing")
+                total += m.size
+                if total > MAX_TAR_BYTES:
+                    raise InputError(f"{path}: archive unpacks to more than "
+                                     f"{_gib(MAX_TAR_BYTES)}; refusing")
+                fh = tar.extractfile(m)
+                data = fh.read() if fh is not None else b""
+                if len(data) != m.size:
+                    raise EOFError(f"entry {m.name!r} is cut short")
+                files[name] = data
+            # tarfile takes a cut header for the end: only the compressed stream's own end
+            # (its length and checksum) tells a whole archive from a cut one.
+            while stream.read(1 << 20):
+                pass
+        except InputError:
+            raise
+        except _TAR_ERRORS as exc:
+            raise InputError(f"{path}: truncated or corrupt archive ({_why(exc)})") from None
+    if not regular:
+        raise InputError(f"{path}: truncated or corrupt archive (no files in it)")
     # Archives usually wrap the snapshot in one top-level directory: strip it.
-    tops = {k.split("/", 1)[0] for k in files}
-    if len(tops) == 1 and not any(k in ("meta.json",) for k in files):
+    tops = {k.split("/", 1)[0] for k in regular}
+    if len(tops) == 1 and "meta.json" not in regular:
         (top,) = tops
-        if any(k.startswith(top + "/k8s/") for k in files):
+        if any(k.startswith(top + "/k8s/") for k in regular):
+            regular = {k[len(top) + 1:] for k in regular if "/" in k}
             files = {k[len(top) + 1:]: v for k, v in files.items() if "/" in k}
-    return files
+    files = {k: v for k, v in files.items() if k in wanted}
+    dirs = frozenset(k.rsplit("/", 1)[0] for k in regular if "/" in k)
+    return files, dirs
+
+
+def _decompressed(raw: BinaryIO) -> contextlib.AbstractContextManager[BinaryIO]:
+    """The archive's tar stream, decompressed on the fly (read once, front to back)."""
+    head = raw.read(6)
+    raw.seek(0)
+    if head.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if head.startswith(b"BZh"):
+        return bz2.BZ2File(raw)  # type: ignore[return-value]
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(raw)  # type: ignore[return-value]
+    return contextlib.nullcontext(raw)
+
+
+def _safe_name(path: Path, m: tarfile.TarInfo) -> str:
+    name = PurePosixPath(m.name)
+    if name.is_absolute() or ".." in name.parts:
+        raise InputError(f"{path}: unsafe entry {m.name!r} (absolute or '..'); refusing")
+    if m.issym() or m.islnk() or m.isdev() or m.isfifo():
+        raise InputError(f"{path}: entry {m.name!r} is a link or device; refusing")
+    return str(name)
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
 
 
 # Python refuses to convert longer digit strings (CVE-2020-10735); no field eipfsck reads
@@ -514,12 +590,35 @@ def parse_time(value: Any) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
+# Compressed streams tarfile reads ("r|*"): gzip, bzip2, xz.
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+def _check_readable(root: Path) -> None:
+    """A directory we may list, or a file that is an archive (possibly cut short)."""
+    try:
+        if root.is_dir():
+            os.listdir(root)
+            return
+        with root.open("rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        raise InputError(f"{root}: cannot read ({exc.strerror})") from None
+    if head.startswith(_COMPRESSED):
+        return  # a cut or corrupt one is said by the reader, as "truncated or corrupt"
+    try:
+        is_tar = tarfile.is_tarfile(root)
+    except (OSError, EOFError):
+        is_tar = False
+    if not is_tar:
+        raise UsageError(f"{root}: expected a snapshot directory or a .tar.gz of one")
+
+
 def load_snapshot(path: str | os.PathLike[str], now: datetime | None = None) -> Snapshot:
     root = Path(path)
     if not root.exists():
         raise UsageError(f"{root}: no such snapshot directory or archive")
-    if root.is_file() and not tarfile.is_tarfile(root):
-        raise UsageError(f"{root}: expected a snapshot directory or a .tar.gz of one")
+    _check_readable(root)
     files = _Files(root)
     if not files.exists(f"k8s/{REQUIRED_RESOURCE}.json"):
         raise InputError(
@@ -574,7 +673,11 @@ def load_snapshot(path: str | os.PathLike[str], now: datetime | None = None) -> 
         for table in NB_TABLES:
             rel = f"nb/{table}.json"
             if not files.exists(rel):
-                sources.append(SourceStatus(table, "nb", "absent", detail="file not in snapshot"))
+                # Every NB table exists in every NB database (an empty one is written as an
+                # empty table): a file missing beside the others was not read, so the NB
+                # checks cannot tell "no row" from "not captured".
+                sources.append(SourceStatus(table, "nb", "failed", detail=recorded.get(
+                    table, {}).get("detail") or "file missing from nb/"))
                 continue
             nb[table] = decode_nb_table(table, _parse_json(files, rel), files.display(rel))
             sources.append(SourceStatus(table, "nb", "complete", len(nb[table]),
