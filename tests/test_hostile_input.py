@@ -420,3 +420,106 @@ def test_snapshot_writer_writes_every_nb_table_the_reader_expects(tmp_path: Path
     snap = load_snapshot(write_docs(load_example(), tmp_path / "s"))
     written = snapshot_files(snap)
     assert {f"nb/{t}.json" for t in NB_TABLES} <= set(written)
+
+
+# -- names that are terminal commands ---------------------------------------------------
+
+EVIL = "evil\x1b[2J\x00\u202e\ud800\x07\x9b\nx"
+ESCAPED = "evil\\x1b[2J\\x00\\u202e\\ud800\\x07\\x9b\\nx"
+RAW_UNSAFE = set(EVIL) - set("evilx[2J")
+
+
+def _evil_snapshot(root: Path) -> Path:
+    """A pod whose name is EVIL and whose owner reference is malformed (a finding names it),
+    and a subnet named EVIL (the subnet table and the metrics name it)."""
+    docs = load_example()
+    pod = item(docs, "pods")
+    pod["metadata"]["name"] = EVIL
+    pod["metadata"]["ownerReferences"] = [{"kind": "StatefulSet", "name": ["x"]}]
+    subnet = json.loads(json.dumps(item(docs, "subnets.kubeovn.io")))
+    subnet["metadata"]["name"] = EVIL
+    docs["k8s/subnets.kubeovn.io.json"]["items"].append(subnet)
+    return write_docs(docs, root)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) \
+        else []
+    return [s for v in items for s in _strings(v)]
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    base = {k: v for k, v in os.environ.items() if k not in ("EIPFSCK_DEBUG", "FORCE_COLOR")}
+    return subprocess.run([sys.executable, "-m", "eipfsck", *args], capture_output=True,
+                          env={**base, "COLUMNS": "200", **(env or {})}, check=False)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_hostile_names_are_escaped_in_every_format(fmt: str, tmp_path: Path) -> None:
+    root = _evil_snapshot(tmp_path / "s")
+    p = _cli("scan", "--snapshot", str(root), "-o", fmt)
+    assert p.returncode in (4, 12) and b"internal error" not in p.stderr, p.stderr
+    out = p.stdout.decode("utf-8")  # strict: a lone surrogate would not decode
+    assert not (set(out) & RAW_UNSAFE) - {"\n"}, sorted(set(out) & RAW_UNSAFE)
+    if fmt == "json":
+        report = json.loads(out)
+        assert any(EVIL in f["message"] for f in report["findings"])  # lossless
+    elif fmt == "yaml":
+        assert any(EVIL in f["message"] for f in yaml.safe_load(out)["findings"])
+    elif fmt == "sarif":
+        assert EVIL in _strings(json.loads(out))
+    elif fmt == "junit":
+        assert ESCAPED in "".join(ET.fromstring(p.stdout).itertext())
+    else:
+        assert ESCAPED in out and "\n" not in ESCAPED
+
+
+def test_hostile_names_are_escaped_in_the_metrics_file(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+    root = _evil_snapshot(tmp_path / "s")
+    prom = tmp_path / "m.prom"
+    p = _cli("scan", "--snapshot", str(root), "-q", "--metrics-file", str(prom))
+    assert b"internal error" not in p.stderr and prom.exists(), p.stderr
+    text = prom.read_bytes().decode("utf-8")
+    assert not set(text) & RAW_UNSAFE - {"\n"}
+    labels = {s.labels.get("subnet") for fam in text_string_to_metric_families(text)
+              for s in fam.samples}
+    assert ESCAPED in labels
+
+
+def test_hostile_names_are_escaped_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+    root = _evil_snapshot(tmp_path / "s")
+    base = {k: v for k, v in os.environ.items() if k not in ("EIPFSCK_DEBUG", "NO_COLOR")}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: eipfsck on a terminal, colours and all
+        os.execve(sys.executable, [sys.executable, "-m", "eipfsck", "scan", "--snapshot",
+                                   str(root)], {**base, "TERM": "xterm-256color",
+                                                "COLUMNS": "200"})
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    out = b"".join(chunks).decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) in (4, 12), out
+    assert "\x1b[" in out, "rich colours on a terminal: this is a terminal"
+    assert ESCAPED.replace("\\n", "") in out.replace("\\n", "").replace("\r\n", "")
+    for raw in ("\x1b[2J", "\x00", "\u202e", "\x07", "\x9b"):
+        assert raw not in out, repr(raw)
+
+
+def test_lone_surrogate_in_an_error_message_is_escaped(tmp_path: Path) -> None:
+    # A path that is not UTF-8 reaches Python as a lone surrogate (\udcff here).
+    root = os.fsencode(tmp_path) + b"/snap\xff\x1b[2J"
+    p = subprocess.run([sys.executable, "-m", "eipfsck", "scan", "--snapshot", root],
+                       capture_output=True, check=False)
+    assert p.returncode == exitcodes.USAGE and b"internal error" not in p.stderr, p.stderr
+    assert b"\x1b[2J" not in p.stderr and b"snap\\udcff\\x1b[2J" in p.stderr, p.stderr

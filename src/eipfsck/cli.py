@@ -39,6 +39,7 @@ from eipfsck.repair.planfile import plan_to_json, read_plan, write_plan
 from eipfsck.repair.render import render_plan, render_result, render_summary
 from eipfsck.repair.run import RepairOptions, apply_plan, make_plan, observe
 from eipfsck.report import jsonfmt, junit, metrics, sarif, table, yamlfmt
+from eipfsck.report.escape import visible
 from eipfsck.snapshot_writer import target_path, write_snapshot
 
 app = typer.Typer(
@@ -198,7 +199,7 @@ def _stderr() -> Console:
 def _print_notes(notes: list[str]) -> None:
     err = _stderr()
     for note in notes:
-        err.print(f"eipfsck: {note}")
+        err.print(f"eipfsck: {visible(note)}")
 
 
 @app.command("scan", epilog=EXIT_HELP)
@@ -640,9 +641,9 @@ def main(argv: list[str] | None = None, prog_name: str = "eipfsck") -> None:
     try:
         code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except EipfsckError as exc:
-        err.print(f"eipfsck: error: {exc.message}", markup=False)
+        err.print(f"eipfsck: error: {visible(exc.message)}", markup=False)
         if exc.hint:
-            err.print(f"eipfsck: hint: {exc.hint}", markup=False)
+            err.print(f"eipfsck: hint: {visible(exc.hint)}", markup=False)
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         err.print("eipfsck: interrupted", markup=False)
@@ -665,7 +666,8 @@ def main(argv: list[str] | None = None, prog_name: str = "eipfsck") -> None:
             sys.exit(exitcodes.USAGE)
         if os.environ.get("EIPFSCK_DEBUG"):
             raise
-        err.print(f"eipfsck: internal error: {type(exc).__name__}: {exc}", markup=False)
+        err.print(f"eipfsck: internal error: {type(exc).__name__}: {visible(str(exc))}",
+                  markup=False)
         err.print("eipfsck: hint: this is a bug; rerun with EIPFSCK_DEBUG=1 for the "
                   "traceback and report it", markup=False)
         code = exitcodes.INCONCLUSIVE

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from eipfsck.errors import UsageError
+from eipfsck.report.escape import json_safe
 
 
 def dumps(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(report, indent=2, ensure_ascii=False)) + "\n"
 
 
 def write(report: dict[str, Any], stream: TextIO) -> None:

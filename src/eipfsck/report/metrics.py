@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest, push_to
 from eipfsck import exitcodes
 from eipfsck.checks.catalogue import BY_ID
 from eipfsck.errors import EipfsckError, UsageError
+from eipfsck.report.escape import visible_tree
 
 JOB = "eipfsck"
 STATES = ("using", "available", "leaked", "owned")
@@ -30,6 +31,7 @@ INCOMPLETE = ("failed", "partial")
 
 def build_registry(report: dict[str, Any], duration_seconds: float | None = None
                    ) -> CollectorRegistry:
+    report = visible_tree(report)  # label values from the cluster: escaped, and encodable
     reg = CollectorRegistry(auto_describe=True)
     findings = Gauge("eipfsck_findings", "Findings of the last scan, by check, severity and "
                      "subnet; 0 for a check that ran and found nothing.",

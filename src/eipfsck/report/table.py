@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from eipfsck.checks.catalogue import BY_ID
+from eipfsck.report.escape import visible_tree
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -99,6 +100,7 @@ def evidence_lines(f: dict[str, Any]) -> list[str]:
 
 
 def render(report: dict[str, Any], console: Console, quiet: bool = False) -> None:
+    report = visible_tree(report)  # names are data: no escape sequence reaches the terminal
     summary = report["summary"]
     cluster = report["cluster"]
     if not quiet:
