@@ -80,6 +80,9 @@ class FailOn(StrEnum):
     never = "never"
 
 
+# Minutes: ten years. Beyond, the time arithmetic overflows and no owner is that old.
+MAX_STUCK_AFTER = 10 * 366 * 24 * 60
+
 EXIT_HELP = "Exit codes (bits, added): " + "; ".join(f"{c} {t}" for c, t in exitcodes.TABLE)
 
 
@@ -143,7 +146,8 @@ def _live_options(kubeconfig: str | None, context: str | None, request_timeout: 
     if no_nb and ovn_nb:
         raise UsageError("--no-nb and --ovn-nb (or OVN_NB_DB) contradict each other")
     return LiveOptions(kube, *_nb_choice(ovn_nb, key, cert, ca, no_nb, timeout),
-                       controller_log=controller_log, log_since=parse_duration(since) or 0.0)
+                       controller_log=controller_log,
+                       log_since=parse_duration(since, "--since") or 0.0)
 
 
 def _nb_choice(ovn_nb: str | None, key: str | None, cert: str | None, ca: str | None,
@@ -250,7 +254,8 @@ def scan_cmd(
         help="The controller's --node-switch (default: from its Deployment, else join).")]
         = None,
     stuck_after: Annotated[int, typer.Option(
-        metavar="MINUTES", help="Report owners terminating for longer than this.")] = 10,
+        min=0, max=MAX_STUCK_AFTER, metavar="MINUTES",
+        help="Report owners terminating for longer than this.")] = 10,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
     request_timeout: RequestTimeoutOpt = "60s",
@@ -273,6 +278,9 @@ def scan_cmd(
         if controller_log == "auto":
             raise UsageError("--controller-log auto reads the live cluster; with --snapshot "
                              "give the log file")
+        # Not used with a snapshot, but a typo is still a typo: say so, as a live scan does.
+        duration_seconds(request_timeout, "--request-timeout")
+        duration_seconds(since, "--since")
     else:
         if controller_log == "auto":
             log_file = None
@@ -291,22 +299,38 @@ def scan_cmd(
                   else None},
         stuck_after=timedelta(minutes=stuck_after),
     )
-    if metrics_file:
+    if report is not None:
+        jsonfmt.check_target(report)
+    if metrics_file is not None:
         metrics.check_target(metrics_file)
+    if pushgateway is not None:
+        metrics.check_pushgateway(pushgateway)
     started = time.monotonic()
     with _progress(quiet) as bars:
         result = scan(opts, bars)
     duration = time.monotonic() - started
     _print_notes(result.notes)
-    if report:
-        jsonfmt.write_file(result.report, report)
-    code = result.exit_code | _export_metrics(result.report, duration, metrics_file,
-                                              pushgateway)
+    code = result.exit_code | _write_report(result.report, report) | _export_metrics(
+        result.report, duration, metrics_file, pushgateway)
+    # What is printed says the exit code the run ends with, failed writes included.
+    result.report["summary"]["exit_code"] = code
     if output is ScanOutput.table:
         table.render(result.report, _Stdout(), quiet=quiet)
     else:
         WRITERS[output](result.report, sys.stdout)
     raise typer.Exit(code)
+
+
+def _write_report(report: dict[str, Any], path: str | None) -> int:
+    """A report that cannot be written is a note and exit bit 8: the findings still print."""
+    if path is None:
+        return exitcodes.CLEAN
+    try:
+        jsonfmt.write_file(report, path)
+    except EipfsckError as exc:
+        _print_notes([f"error: {exc.message}"])
+        return exc.exit_code
+    return exitcodes.CLEAN
 
 
 def _export_metrics(report: dict[str, Any], duration: float, path: str | None,

@@ -600,6 +600,8 @@ def _check_readable(root: Path) -> None:
         if root.is_dir():
             os.listdir(root)
             return
+        if not root.is_file():  # a FIFO or device would block or never end
+            raise UsageError(f"{root}: not a directory or a regular file")
         with root.open("rb") as fh:
             head = fh.read(512)
     except OSError as exc:
