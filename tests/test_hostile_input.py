@@ -523,3 +523,44 @@ def test_lone_surrogate_in_an_error_message_is_escaped(tmp_path: Path) -> None:
                        capture_output=True, check=False)
     assert p.returncode == exitcodes.USAGE and b"internal error" not in p.stderr, p.stderr
     assert b"\x1b[2J" not in p.stderr and b"snap\\udcff\\x1b[2J" in p.stderr, p.stderr
+
+
+# -- the controller log ---------------------------------------------------------------
+
+ALLOCATE = ("I1129 10:00:00.000000 1 ipam.go:60] allocate v4 10.16.0.9, mac 00:00:00:00:00:09 "
+            "for ns1/pod9 from subnet ovn-default\n")
+
+LOG_PROBE = """
+import resource, sys
+from eipfsck.controller_log import read_controller_log
+found = read_controller_log(sys.argv[1])
+assert [a.line_no for a in found.values()] == [int(sys.argv[2])], found
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _log_peak_kib(path: Path, line_no: int) -> int:
+    p = subprocess.run([sys.executable, "-c", LOG_PROBE, str(path), str(line_no)],
+                       capture_output=True, text=True, check=False)
+    assert p.returncode == 0, p.stderr
+    return int(p.stdout)
+
+
+def test_controller_log_is_read_line_by_line(tmp_path: Path) -> None:
+    """128 MiB of log around one allocation (and a 3 MiB line without a newline): peak
+    memory stays near that of a log of a few lines, and line numbers stay right."""
+    small = tmp_path / "small.log"
+    small.write_text("I1129 start\n" + ALLOCATE)
+    big = tmp_path / "big.log"
+    filler = ("I1129 10:00:00.000000 1 pod.go:1] handle add pod ns1/x " + "y" * 60 + "\n")
+    block = filler * ((1 << 20) // len(filler))
+    with big.open("w") as fh:
+        for _ in range(64):
+            fh.write(block)
+        fh.write("x" * (3 << 20) + "\n")  # one overlong line, skipped in pieces
+        fh.write(ALLOCATE)
+        for _ in range(64):
+            fh.write(block)
+    line_no = 64 * block.count("\n") + 2
+    base, peak = _log_peak_kib(small, 2), _log_peak_kib(big, line_no)
+    assert peak < base + 24 * 1024, (base, peak)  # KiB; reading it whole takes 128 MiB+
