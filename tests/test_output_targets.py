@@ -115,3 +115,11 @@ def test_snapshot_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path) -> 
     os.mkfifo(tmp_path / "snap")
     code, out, err = run_scan(tmp_path / "snap")
     assert code == exitcodes.USAGE and out == "" and "not a directory or a regular file" in err
+
+
+def test_unreadable_snapshot_is_one_error_line(tmp_path: Path) -> None:
+    # /proc/self/mem is a regular file that even root cannot read from its start (EIO);
+    # chmod 000 would not stop root, who runs these tests in CI.
+    code, out, err = run_scan(Path("/proc/self/mem"))
+    assert code == exitcodes.INCONCLUSIVE and out == ""
+    assert err == "eipfsck: error: /proc/self/mem: cannot read (Input/output error)\n"
