@@ -90,10 +90,11 @@ NB_COLUMNS: dict[str, frozenset[str]] = {
 SETTING_TYPES: dict[str, type] = {
     f.name: type(f.default) for f in fields(Settings)}
 
-# What the members a scan reads may unpack to, together and one by one (a decompression
-# bomb is refused before it is read); members the format does not name are skipped unread.
+# What the members a scan reads may unpack to, one by one and together (a decompression
+# bomb is refused by its header, before it is read); members the format does not name are
+# skipped unread, whatever their size.
 MAX_TAR_BYTES = 4 << 30
-MAX_MEMBER_BYTES = 2 << 30
+MAX_MEMBER_BYTES = 4 << 30
 MAX_TAR_MEMBERS = 10_000
 
 
@@ -400,6 +401,10 @@ def encode_nb_table(table: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
                 cells.append(["set", [_encode_atom(a, ref, where) for a in value]])
             else:
                 cells.append(_encode_atom(value, ref, where))
+            try:
+                check_column(table, column, value)  # a shape decoding refuses
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
         data.append(cells)
     return {"headings": ["_uuid", *columns], "data": data}
 
@@ -439,12 +444,7 @@ class _Files:
             # Each member is parsed once: let its bytes go as soon as they are.
             return self._tar.pop(rel)
         try:
-            with (self.root / rel).open("rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                if size > MAX_MEMBER_BYTES:
-                    raise InputError(f"{self.root / rel}: {size} bytes, more than "
-                                     f"{_gib(MAX_MEMBER_BYTES)}; refusing")
-                return fh.read()
+            return (self.root / rel).read_bytes()  # its size is on disk, chosen by the user
         except OSError as exc:
             raise InputError(f"{self.root / rel}: cannot read ({exc.strerror})") from None
 
