@@ -59,7 +59,7 @@ def test_unwritable_target_is_a_note_and_bit_8_with_the_findings_printed(
     # /proc takes no new files, even from root: an unwritable place everyone has.
     target = str(tmp_path) if where == "directory" else "/proc/eipfsck-out"
     code, out, err = run_scan(SNAP, "json", flag, target)
-    report = assert_outcome(code, out, err)
+    report = assert_outcome(code, out, err, exported=True)
     assert report is not None and report["findings"]
     assert code == report["summary"]["exit_code"] | exitcodes.INCONCLUSIVE
     assert f"eipfsck: error: {flag} {target}: " in err
@@ -99,8 +99,6 @@ def test_regular_file_is_replaced_whole(tmp_path: Path) -> None:
     (["--report", ""], "--report '': an empty path"),
     (["--metrics-file", ""], "--metrics-file '': an empty path"),
     (["--report", "/nonexistent-dir/r.json"], "directory /nonexistent-dir does not exist"),
-    (["--pushgateway", "http://[::1"], "--pushgateway: not a URL"),
-    (["--pushgateway", "ftp://host"], "--pushgateway: expected http(s)://"),
     (["--stuck-after", str(10**30)], "--stuck-after"),
     (["--request-timeout", "abc"], "--request-timeout 'abc'"),
     (["--since", "abc"], "--since 'abc'"),
@@ -123,3 +121,13 @@ def test_unreadable_snapshot_is_one_error_line(tmp_path: Path) -> None:
     code, out, err = run_scan(Path("/proc/self/mem"))
     assert code == exitcodes.INCONCLUSIVE and out == ""
     assert err == "eipfsck: error: /proc/self/mem: cannot read (Input/output error)\n"
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://eip:s3cret@[::1/x", "http://h:port"])
+def test_pushgateway_that_is_no_url_is_a_note_and_bit_8(url: str) -> None:
+    # As an unreachable gateway (tests/test_metrics.py): the metrics are lost, not the scan.
+    code, out, err = run_scan(SNAP, "json", "--pushgateway", url)
+    report = assert_outcome(code, out, err, exported=True)
+    assert report is not None and code == report["summary"]["exit_code"] | 8
+    assert err.startswith("eipfsck: error: --pushgateway ") and "metrics not pushed" in err
+    assert err.count("\n") == 1 and "s3cret" not in err

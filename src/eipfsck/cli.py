@@ -303,8 +303,6 @@ def scan_cmd(
         jsonfmt.check_target(report)
     if metrics_file is not None:
         metrics.check_target(metrics_file)
-    if pushgateway is not None:
-        metrics.check_pushgateway(pushgateway)
     started = time.monotonic()
     with _progress(quiet) as bars:
         result = scan(opts, bars)
@@ -312,8 +310,6 @@ def scan_cmd(
     _print_notes(result.notes)
     code = result.exit_code | _write_report(result.report, report) | _export_metrics(
         result.report, duration, metrics_file, pushgateway)
-    # What is printed says the exit code the run ends with, failed writes included.
-    result.report["summary"]["exit_code"] = code
     if output is ScanOutput.table:
         table.render(result.report, _Stdout(), quiet=quiet)
     else:

@@ -301,11 +301,11 @@ def as_map(value: Any) -> dict[str, Any]:
 
 
 def _row_uuid(headings: list[str], row: list[Any]) -> str:
-    """ " (_uuid U)" when the row's _uuid cell is readable: it names the row in ovn-nbctl."""
+    """ "; the row's _uuid is U" when readable: it names the row for ovn-nbctl."""
     cell = row[headings.index("_uuid")] if "_uuid" in headings else None
     ok = isinstance(cell, list) and len(cell) == 2 and cell[0] == "uuid" \
         and isinstance(cell[1], str)
-    return f" (_uuid {_short(cell[1])})" if ok else ""  # type: ignore[index]
+    return f"; the row's _uuid is {_short(cell[1])}" if ok else ""  # type: ignore[index]
 
 
 def decode_nb_table(table: str, doc: Any, source: str) -> list[dict[str, Any]]:
@@ -337,8 +337,8 @@ def decode_nb_table(table: str, doc: Any, source: str) -> list[dict[str, Any]]:
                 check_column(table, h, decoded[h])
             except ValueError as exc:
                 raise InputError(
-                    f"{source}: NB table {table}, row {r}{_row_uuid(headings, row)}, column "
-                    f"{h}: malformed cell ({exc})"
+                    f"{source}: NB table {table}, row {r}, column {h}: malformed cell ({exc})"
+                    + _row_uuid(headings, row)
                 ) from None
         rows.append(decoded)
     return rows

@@ -16,7 +16,6 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest, push_to
 
 from eipfsck import exitcodes
 from eipfsck.checks.catalogue import BY_ID
-from eipfsck.errors import UsageError
 from eipfsck.report import outfile
 from eipfsck.report.escape import visible_tree
 
@@ -104,18 +103,6 @@ def write_file(text: str, path: str) -> None:
     file. The temporary name does not end in .prom, so the collector ignores it. Mode 0644:
     node-exporter runs as another user and must read it."""
     outfile.write_text(path, text, 0o644, "--metrics-file", suffix=".tmp")
-
-
-def check_pushgateway(url: str) -> None:
-    """Refuse, before the scan, a --pushgateway that is no URL (push_to_gateway reads a
-    bare host:port as http://host:port). The URL is not echoed: it may hold a password."""
-    try:
-        parts = urlsplit(url if "://" in url else f"http://{url}")
-        host, _ = parts.hostname, parts.port
-    except ValueError as exc:
-        raise UsageError(f"--pushgateway: not a URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise UsageError("--pushgateway: expected http(s)://HOST[:PORT][/PATH] or HOST:PORT")
 
 
 def display_url(url: str) -> str:
