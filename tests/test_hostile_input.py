@@ -13,7 +13,6 @@ CONTRIBUTING.md):
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -27,57 +26,15 @@ from typing import Any
 
 import pytest
 import yaml
-from hostile import item, load_example, write_docs
+from hostile import assert_outcome, item, load_example, run_scan, write_docs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eipfsck import exitcodes
-from eipfsck.cli import main
 
 EXAMPLES = int(os.environ.get("EIPFSCK_FUZZ_EXAMPLES", "25"))
-DOCUMENTED = sum(code for code, _ in exitcodes.TABLE)
 FORMATS = ("json", "table", "yaml", "sarif", "junit")
 BASE = load_example()
-
-
-def run_scan(root: Path, fmt: str = "json", *extra: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code: Any = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(["scan", "--snapshot", str(root), "-o", fmt, *extra])
-        except SystemExit as exc:
-            code = exc.code
-    return int(code or 0), out.getvalue(), err.getvalue()
-
-
-def assert_outcome(code: int, out: str, err: str, fmt: str = "json",
-                   exported: bool = False) -> dict[str, Any] | None:
-    """The contract for any input: a report, or one error line; never an internal error.
-    `exported`: a --report/--metrics-file/--pushgateway that failed adds bit 8 to the exit
-    code, not to the report's own (the scan's) exit code."""
-    assert "internal error" not in err and "Traceback" not in err, err
-    assert code & ~DOCUMENTED == 0 and not code & exitcodes.REPAIRED, code
-    if not out:
-        lines = err.splitlines()
-        assert code & (exitcodes.INCONCLUSIVE | exitcodes.USAGE), (code, err)
-        assert [ln for ln in lines if ln.startswith("eipfsck: error: ")] == lines[:1], err
-        assert all(ln.startswith("eipfsck: ") for ln in lines), err
-        return None
-    if fmt == "json":
-        report: dict[str, Any] = json.loads(out)
-        assert report["summary"]["exit_code"] | (exitcodes.INCONCLUSIVE if exported else 0) \
-            == code
-        return report
-    if fmt == "yaml":
-        assert yaml.safe_load(out)["summary"]["exit_code"] == code
-    elif fmt == "sarif":
-        json.loads(out)
-    elif fmt == "junit":
-        ET.fromstring(out.encode("utf-8"))
-    else:
-        assert f"exit {code}" in out
-    return None
 
 
 # -- the property -------------------------------------------------------------------

@@ -12,8 +12,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from hostile import EXAMPLE
-from test_hostile_input import assert_outcome, run_scan
+from hostile import EXAMPLE, assert_outcome, run_scan
 
 from eipfsck import exitcodes
 
