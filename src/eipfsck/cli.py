@@ -41,6 +41,7 @@ from eipfsck.repair.render import render_plan, render_result, render_summary
 from eipfsck.repair.run import RepairOptions, apply_plan, make_plan, observe
 from eipfsck.report import jsonfmt, junit, metrics, sarif, table, yamlfmt
 from eipfsck.report.console import Stdout, plain_stdout, reader_gone
+from eipfsck.report.escape import visible
 from eipfsck.snapshot_writer import target_path, write_snapshot
 
 app = typer.Typer(
@@ -79,6 +80,10 @@ class FailOn(StrEnum):
     warning = "warning"
     error = "error"
     never = "never"
+
+
+# Minutes: ten years. Beyond, the time arithmetic overflows and no owner is that old.
+MAX_STUCK_AFTER = 10 * 366 * 24 * 60
 
 
 def _version(value: bool) -> None:
@@ -141,7 +146,8 @@ def _live_options(kubeconfig: str | None, context: str | None, request_timeout: 
     if no_nb and ovn_nb:
         raise UsageError("--no-nb and --ovn-nb (or OVN_NB_DB) contradict each other")
     return LiveOptions(kube, *_nb_choice(ovn_nb, key, cert, ca, no_nb, timeout),
-                       controller_log=controller_log, log_since=parse_duration(since) or 0.0)
+                       controller_log=controller_log,
+                       log_since=parse_duration(since, "--since") or 0.0)
 
 
 def _nb_choice(ovn_nb: str | None, key: str | None, cert: str | None, ca: str | None,
@@ -184,7 +190,7 @@ def _stderr() -> Console:
 def _print_notes(notes: list[str]) -> None:
     err = _stderr()
     for note in notes:
-        err.print(f"eipfsck: {note}")
+        err.print(f"eipfsck: {visible(note)}")
 
 
 @app.command("scan", epilog=exitcodes.help_text("scan"))
@@ -235,7 +241,8 @@ def scan_cmd(
         help="The controller's --node-switch (default: from its Deployment, else join).")]
         = None,
     stuck_after: Annotated[int, typer.Option(
-        metavar="MINUTES", help="Report owners terminating for longer than this.")] = 10,
+        min=0, max=MAX_STUCK_AFTER, metavar="MINUTES",
+        help="Report owners terminating for longer than this.")] = 10,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
     request_timeout: RequestTimeoutOpt = "60s",
@@ -258,6 +265,9 @@ def scan_cmd(
         if controller_log == "auto":
             raise UsageError("--controller-log auto reads the live cluster; with --snapshot "
                              "give the log file")
+        # Not used with a snapshot, but a typo is still a typo: say so, as a live scan does.
+        duration_seconds(request_timeout, "--request-timeout")
+        duration_seconds(since, "--since")
     else:
         if controller_log == "auto":
             log_file = None
@@ -276,23 +286,35 @@ def scan_cmd(
                   else None},
         stuck_after=timedelta(minutes=stuck_after),
     )
-    if metrics_file:
+    if report is not None:
+        jsonfmt.check_target(report)
+    if metrics_file is not None:
         metrics.check_target(metrics_file)
     started = time.monotonic()
     with _progress(quiet) as bars:
         result = scan(opts, bars)
     duration = time.monotonic() - started
     _print_notes(result.notes)
-    if report:
-        jsonfmt.write_file(result.report, report)
-    code = result.exit_code | _export_metrics(result.report, duration, metrics_file,
-                                              pushgateway)
+    code = result.exit_code | _write_report(result.report, report) | _export_metrics(
+        result.report, duration, metrics_file, pushgateway)
     if output is ScanOutput.table:
         table.render(result.report, Stdout(), quiet=quiet)
     else:
         with plain_stdout():
             WRITERS[output](result.report, sys.stdout)
     raise typer.Exit(code)
+
+
+def _write_report(report: dict[str, Any], path: str | None) -> int:
+    """A report that cannot be written is a note and exit bit 8: the findings still print."""
+    if path is None:
+        return exitcodes.CLEAN
+    try:
+        jsonfmt.write_file(report, path)
+    except EipfsckError as exc:
+        _print_notes([f"error: {exc.message}"])
+        return exc.exit_code
+    return exitcodes.CLEAN
 
 
 def _export_metrics(report: dict[str, Any], duration: float, path: str | None,
@@ -638,9 +660,9 @@ def main(argv: list[str] | None = None, prog_name: str = "eipfsck") -> None:
     try:
         code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except EipfsckError as exc:
-        err.print(f"eipfsck: error: {exc.message}", markup=False)
+        err.print(f"eipfsck: error: {visible(exc.message)}", markup=False)
         if exc.hint:
-            err.print(f"eipfsck: hint: {exc.hint}", markup=False)
+            err.print(f"eipfsck: hint: {visible(exc.hint)}", markup=False)
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         err.print("eipfsck: interrupted", markup=False)
@@ -664,7 +686,8 @@ def main(argv: list[str] | None = None, prog_name: str = "eipfsck") -> None:
             sys.exit(exitcodes.USAGE)
         if os.environ.get("EIPFSCK_DEBUG"):
             raise
-        err.print(f"eipfsck: internal error: {type(exc).__name__}: {exc}", markup=False)
+        err.print(f"eipfsck: internal error: {type(exc).__name__}: {visible(str(exc))}",
+                  markup=False)
         err.print("eipfsck: hint: this is a bug; rerun with EIPFSCK_DEBUG=1 for the "
                   "traceback and report it", markup=False)
         code = exitcodes.INCONCLUSIVE

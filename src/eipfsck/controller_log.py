@@ -9,8 +9,10 @@ such line for a leaked address names the key that still holds it (§8 C01).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from eipfsck.addresses import Address, try_parse_ip
 from eipfsck.errors import InputError, UsageError
@@ -32,7 +34,7 @@ class Allocation:
     source: str
 
 
-def parse_allocations(lines: list[str], source: str) -> dict[tuple[str, Address], Allocation]:
+def parse_allocations(lines: Iterable[str], source: str) -> dict[tuple[str, Address], Allocation]:
     """The last allocation of each (subnet, address) seen in the log."""
     out: dict[tuple[str, Address], Allocation] = {}
     for no, line in enumerate(lines, start=1):
@@ -57,7 +59,21 @@ def read_controller_log(path: str) -> dict[tuple[str, Address], Allocation]:
     if not p.exists():
         raise UsageError(f"{p}: no such controller log")
     try:
-        text = p.read_text(encoding="utf-8", errors="replace")
+        # Line by line: a log of gigabytes costs memory for what it allocates, not its size
+        # (and a pipe such as <(kubectl logs ...) works too).
+        with p.open(encoding="utf-8", errors="replace") as fh:
+            return parse_allocations(_lines(fh), str(p))
     except OSError as exc:
         raise InputError(f"{p}: cannot read controller log ({exc.strerror})") from None
-    return parse_allocations(text.splitlines(), str(p))
+
+
+# No allocation line is near this long; the rest of a longer line is skipped unread.
+MAX_LINE = 1 << 20
+
+
+def _lines(fh: TextIO) -> Iterator[str]:
+    while line := fh.readline(MAX_LINE):
+        if len(line) == MAX_LINE and not line.endswith("\n"):
+            while (rest := fh.readline(MAX_LINE)) and not rest.endswith("\n"):
+                pass
+        yield line

@@ -1,6 +1,6 @@
 """The Snapshot: what was read, from where, and how completely.
 
-A Snapshot is plain data. The loader here reads the directory format of design.md
+A Snapshot is plain data. The loader here reads the directory format of docs/snapshot-format.md
 (or a .tar.gz of it); the live collectors produce the same type, so nothing after
 this point knows where the data came from.
 
@@ -10,15 +10,22 @@ memory stays bounded by what the checks need rather than by the size of pod spec
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import gzip
 import json
+import lzma
 import os
 import tarfile
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from eipfsck.errors import InputError, UsageError
+from eipfsck.kubeovn.names import Settings
+from eipfsck.shapes import bad_time, shape_problem
 
 SourceState = Literal["complete", "absent", "partial", "failed", "skipped"]
 
@@ -79,7 +86,15 @@ NB_COLUMNS: dict[str, frozenset[str]] = {
     "NB_Global": frozenset({"_uuid", "external_ids"}),
 }
 
+# meta.json settings: the type of each controller setting, from its default value.
+SETTING_TYPES: dict[str, type] = {
+    f.name: type(f.default) for f in fields(Settings)}
+
+# What the members a scan reads may unpack to, one by one and together (a decompression
+# bomb is refused by its header, before it is read); members the format does not name are
+# skipped unread, whatever their size.
 MAX_TAR_BYTES = 4 << 30
+MAX_MEMBER_BYTES = 4 << 30
 MAX_TAR_MEMBERS = 10_000
 
 
@@ -88,7 +103,7 @@ class SourceStatus:
     """How one resource or table was read."""
 
     name: str
-    origin: Literal["k8s", "nb", "log"]
+    origin: Literal["k8s", "nb", "log", "meta"]
     state: SourceState
     count: int = 0
     resource_version: str | None = None
@@ -204,6 +219,9 @@ def slim_object(resource: str, obj: Any) -> tuple[dict[str, Any] | None, str | N
     else:
         out["spec"] = spec
         out["status"] = status
+    bad = shape_problem(resource, out)
+    if bad is not None:
+        return None, *bad
     return out, None, None
 
 
@@ -219,23 +237,55 @@ def object_label(resource: str, obj: Any, index: int) -> str:
 # NB cells (RFC 7047 as printed by ovn-nbctl --format=json)
 
 
-def decode_cell(cell: Any) -> Any:
+def decode_atom(cell: Any) -> Any:
+    """One OVSDB atom: a string, number, boolean or ["uuid", u]. Sets and maps nest no
+    further (RFC 7047 5.1): anything else raises ValueError."""
     if isinstance(cell, list):
         if len(cell) == 2 and cell[0] in ("uuid", "named-uuid") and isinstance(cell[1], str):
             return cell[1]
-        if len(cell) == 2 and cell[0] == "set" and isinstance(cell[1], list):
-            return [decode_cell(a) for a in cell[1]]
-        if len(cell) == 2 and cell[0] == "map" and isinstance(cell[1], list):
-            out: dict[Any, Any] = {}
-            for pair in cell[1]:
-                if not (isinstance(pair, list) and len(pair) == 2):
-                    raise ValueError(f"map entry is not a [key, value] pair: {pair!r}")
-                out[decode_cell(pair[0])] = decode_cell(pair[1])
-            return out
-        raise ValueError(f"unknown cell {cell!r}")
+        raise ValueError(f"not an atom: {_short(cell)}")
     if isinstance(cell, (str, int, float, bool)):
         return cell
-    raise ValueError(f"unknown cell {cell!r}")
+    raise ValueError(f"unknown cell {_short(cell)}")
+
+
+def decode_cell(cell: Any) -> Any:
+    if isinstance(cell, list) and len(cell) == 2 and cell[0] == "set" \
+            and isinstance(cell[1], list):
+        return [decode_atom(a) for a in cell[1]]
+    if isinstance(cell, list) and len(cell) == 2 and cell[0] == "map" \
+            and isinstance(cell[1], list):
+        out: dict[Any, Any] = {}
+        for pair in cell[1]:
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise ValueError(f"map entry is not a [key, value] pair: {_short(pair)}")
+            out[decode_atom(pair[0])] = decode_atom(pair[1])
+        return out
+    return decode_atom(cell)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+# Kept columns that are maps in ovn-nb.ovsschema; the rest hold atoms or sets of atoms.
+NB_MAP_COLUMNS = frozenset({"external_ids", "options", "other_config", "vips"})
+
+
+def check_column(table: str, column: str, value: Any) -> None:
+    """Raise ValueError when a decoded cell has a shape its column cannot have: the model
+    uses references and map keys as keys, and iterates sets."""
+    if column == "_uuid" or column in NB_REFERENCE_COLUMNS.get(table, ()):
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str) for v in items) or (column == "_uuid"
+                                                        and not isinstance(value, str)):
+            raise ValueError(f"expected UUID reference(s), got {_short(value)}")
+    elif column in NB_MAP_COLUMNS:
+        if not isinstance(value, dict) and value != []:
+            raise ValueError(f"expected a map, got {_short(value)}")
+    elif isinstance(value, dict):
+        raise ValueError(f"expected an atom or a set, got a map {_short(value)}")
 
 
 def as_list(value: Any) -> list[Any]:
@@ -250,6 +300,14 @@ def as_map(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _row_uuid(headings: list[str], row: list[Any]) -> str:
+    """ "; the row's _uuid is U" when readable: it names the row for ovn-nbctl."""
+    cell = row[headings.index("_uuid")] if "_uuid" in headings else None
+    ok = isinstance(cell, list) and len(cell) == 2 and cell[0] == "uuid" \
+        and isinstance(cell[1], str)
+    return f"; the row's _uuid is {_short(cell[1])}" if ok else ""  # type: ignore[index]
+
+
 def decode_nb_table(table: str, doc: Any, source: str) -> list[dict[str, Any]]:
     if not isinstance(doc, dict) or not isinstance(doc.get("headings"), list) \
             or not isinstance(doc.get("data"), list):
@@ -259,6 +317,12 @@ def decode_nb_table(table: str, doc: Any, source: str) -> list[dict[str, Any]]:
             hint=f"capture it with: ovn-nbctl --format=json list {table}",
         )
     headings = doc["headings"]
+    for i, h in enumerate(headings):
+        if not isinstance(h, str):
+            raise InputError(f"{source}: NB table {table}, headings[{i}]: not a column name "
+                             f"({_short(h)})")
+    if len(set(headings)) != len(headings):
+        raise InputError(f"{source}: NB table {table}: a column is named twice in headings")
     keep = NB_COLUMNS.get(table)
     idx = [(i, h) for i, h in enumerate(headings) if keep is None or h in keep]
     rows: list[dict[str, Any]] = []
@@ -270,9 +334,11 @@ def decode_nb_table(table: str, doc: Any, source: str) -> list[dict[str, Any]]:
         for i, h in idx:
             try:
                 decoded[h] = decode_cell(row[i])
+                check_column(table, h, decoded[h])
             except ValueError as exc:
                 raise InputError(
                     f"{source}: NB table {table}, row {r}, column {h}: malformed cell ({exc})"
+                    + _row_uuid(headings, row)
                 ) from None
         rows.append(decoded)
     return rows
@@ -335,6 +401,10 @@ def encode_nb_table(table: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
                 cells.append(["set", [_encode_atom(a, ref, where) for a in value]])
             else:
                 cells.append(_encode_atom(value, ref, where))
+            try:
+                check_column(table, column, value)  # a shape decoding refuses
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
         data.append(cells)
     return {"headings": ["_uuid", *columns], "data": data}
 
@@ -343,14 +413,21 @@ def encode_nb_table(table: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
 # Reading a snapshot directory or archive
 
 
+def snapshot_names() -> frozenset[str]:
+    """Every file the snapshot format names (docs/snapshot-format.md): nothing else is read."""
+    return frozenset({"meta.json", *(f"k8s/{r}.json" for r in K8S_RESOURCES),
+                      *(f"nb/{t}.json" for t in NB_TABLES)})
+
+
 class _Files:
-    """Relative path -> bytes, over a directory or a safely read .tar.gz."""
+    """Relative path -> bytes, over a directory or a safely streamed .tar.gz."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._tar: dict[str, bytes] | None = None
+        self._tar_dirs: frozenset[str] = frozenset()
         if root.is_file():
-            self._tar = _read_tar(root)
+            self._tar, self._tar_dirs = _read_tar(root)
 
     def exists(self, rel: str) -> bool:
         if self._tar is not None:
@@ -359,14 +436,15 @@ class _Files:
 
     def has_dir(self, rel: str) -> bool:
         if self._tar is not None:
-            return any(k.startswith(rel + "/") for k in self._tar)
+            return rel in self._tar_dirs
         return (self.root / rel).is_dir()
 
     def read(self, rel: str) -> bytes:
         if self._tar is not None:
-            return self._tar[rel]
+            # Each member is parsed once: let its bytes go as soon as they are.
+            return self._tar.pop(rel)
         try:
-            return (self.root / rel).read_bytes()
+            return (self.root / rel).read_bytes()  # its size is on disk, chosen by the user
         except OSError as exc:
             raise InputError(f"{self.root / rel}: cannot read ({exc.strerror})") from None
 
@@ -374,54 +452,133 @@ class _Files:
         return f"{self.root}:{rel}" if self._tar is not None else str(self.root / rel)
 
 
-def _read_tar(path: Path) -> dict[str, bytes]:
+def _gib(n: int) -> str:
+    return f"{n / (1 << 30):g} GiB"
+
+
+# Archive read errors: a cut or corrupt stream shows up as any of these, at any point.
+_TAR_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError)
+
+
+def _read_tar(path: Path) -> tuple[dict[str, bytes], frozenset[str]]:
+    """One pass over the archive as a stream: every entry is checked (unsafe names, links,
+    devices and duplicates are refused), only the files the snapshot format names are read
+    (each at most MAX_MEMBER_BYTES, together at most MAX_TAR_BYTES), the rest is skipped
+    unread. Returns the files and the directories that hold them."""
+    wanted = snapshot_names()
     files: dict[str, bytes] = {}
-    total = 0
+    regular: set[str] = set()
+    total = count = 0
     try:
-        tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by the with below
-    except (tarfile.TarError, OSError) as exc:
-        raise InputError(f"{path}: not a readable tar archive ({exc})") from None
-    with tar:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    with raw, _decompressed(raw) as stream:
         try:
-            members = tar.getmembers()
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            raise InputError(f"{path}: truncated or corrupt archive ({exc})") from None
-        if len(members) > MAX_TAR_MEMBERS:
-            raise InputError(f"{path}: more than {MAX_TAR_MEMBERS} entries; refusing")
-        for m in members:
-            name = PurePosixPath(m.name)
-            if name.is_absolute() or ".." in name.parts:
-                raise InputError(f"{path}: unsafe entry {m.name!r} (absolute or '..'); refusing")
-            if m.issym() or m.islnk() or m.isdev() or m.isfifo():
-                raise InputError(f"{path}: entry {m.name!r} is a link or device; refusing")
-            if not m.isfile():
-                continue
-            total += m.size
-            if total > MAX_TAR_BYTES:
-                raise InputError(f"{path}: archive unpacks to more than "
-                                 f"{MAX_TAR_BYTES >> 30} GiB; refusing")
-            fh = tar.extractfile(m)
-            if fh is None:
-                continue
-            try:
-                files[str(name)] = fh.read()
-            except (tarfile.TarError, EOFError, OSError) as exc:
-                raise InputError(f"{path}: entry {m.name!r} is truncated ({exc})") from None
+            tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - closing `stream` ends it
+            for m in tar:
+                count += 1
+                if count > MAX_TAR_MEMBERS:
+                    raise InputError(f"{path}: more than {MAX_TAR_MEMBERS} entries; refusing")
+                name = _safe_name(path, m)
+                if not m.isfile():
+                    continue
+                if name in regular:
+                    raise InputError(f"{path}: entry {m.name!r} appears twice (which one is "
+                                     "the snapshot?); refusing")
+                regular.add(name)
+                if name not in wanted and name.split("/", 1)[-1] not in wanted:
+                    continue  # not part of the snapshot format: never read
+                if m.size > MAX_MEMBER_BYTES:
+                    raise InputError(f"{path}: entry {m.name!r} unpacks to {m.size} bytes, "
+                                     f"more than {_gib(MAX_MEMBER_BYTES)}; refusing")
+                total += m.size
+                if total > MAX_TAR_BYTES:
+                    raise InputError(f"{path}: archive unpacks to more than "
+                                     f"{_gib(MAX_TAR_BYTES)}; refusing")
+                fh = tar.extractfile(m)
+                data = fh.read() if fh is not None else b""
+                if len(data) != m.size:
+                    raise EOFError(f"entry {m.name!r} is cut short")
+                files[name] = data
+            # tarfile takes a cut header for the end: only the compressed stream's own end
+            # (its length and checksum) tells a whole archive from a cut one.
+            while stream.read(1 << 20):
+                pass
+        except InputError:
+            raise
+        except _TAR_ERRORS as exc:
+            raise InputError(f"{path}: truncated or corrupt archive ({_why(exc)})") from None
+    if not regular:
+        raise InputError(f"{path}: truncated or corrupt archive (no files in it)")
     # Archives usually wrap the snapshot in one top-level directory: strip it.
-    tops = {k.split("/", 1)[0] for k in files}
-    if len(tops) == 1 and not any(k in ("meta.json",) for k in files):
+    tops = {k.split("/", 1)[0] for k in regular}
+    if len(tops) == 1 and "meta.json" not in regular:
         (top,) = tops
-        if any(k.startswith(top + "/k8s/") for k in files):
+        if any(k.startswith(top + "/k8s/") for k in regular):
+            regular = {k[len(top) + 1:] for k in regular if "/" in k}
             files = {k[len(top) + 1:]: v for k, v in files.items() if "/" in k}
-    return files
+    files = {k: v for k, v in files.items() if k in wanted}
+    dirs = frozenset(k.rsplit("/", 1)[0] for k in regular if "/" in k)
+    return files, dirs
+
+
+def _decompressed(raw: BinaryIO) -> contextlib.AbstractContextManager[BinaryIO]:
+    """The archive's tar stream, decompressed on the fly (read once, front to back)."""
+    head = raw.read(6)
+    raw.seek(0)
+    if head.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if head.startswith(b"BZh"):
+        return bz2.BZ2File(raw)  # type: ignore[return-value]
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(raw)  # type: ignore[return-value]
+    return contextlib.nullcontext(raw)
+
+
+def _safe_name(path: Path, m: tarfile.TarInfo) -> str:
+    name = PurePosixPath(m.name)
+    if name.is_absolute() or ".." in name.parts:
+        raise InputError(f"{path}: unsafe entry {m.name!r} (absolute or '..'); refusing")
+    if m.issym() or m.islnk() or m.isdev() or m.isfifo():
+        raise InputError(f"{path}: entry {m.name!r} is a link or device; refusing")
+    return str(name)
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+# Python refuses to convert longer digit strings (CVE-2020-10735); no field eipfsck reads
+# holds a number of even 40 digits.
+MAX_INT_DIGITS = 4300
+
+
+class _LongNumber(Exception):
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise _LongNumber(digits)
+    return int(text)
 
 
 def _parse_json(files: _Files, rel: str) -> Any:
     data = files.read(rel)
     try:
-        return json.loads(data)
+        return json.loads(data, parse_int=_parse_int)
     except UnicodeDecodeError:
         raise InputError(f"{files.display(rel)}: not UTF-8 text") from None
+    except RecursionError:
+        raise InputError(f"{files.display(rel)}: JSON nested too deeply to read "
+                         "(Kubernetes and ovn-nbctl never write such a document)") from None
+    except _LongNumber as exc:
+        raise InputError(f"{files.display(rel)}: an integer of {exc.digits} digits "
+                         f"(more than {MAX_INT_DIGITS}): not a value Kubernetes or OVSDB "
+                         "holds") from None
     except json.JSONDecodeError as exc:
         # Strict JSON ends a string early only at the end of the data: a cut file.
         cut = exc.pos >= len(data.rstrip()) or exc.msg.startswith("Unterminated string")
@@ -442,12 +599,37 @@ def parse_time(value: Any) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
+# Compressed streams tarfile reads ("r|*"): gzip, bzip2, xz.
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+def _check_readable(root: Path) -> None:
+    """A directory we may list, or a file that is an archive (possibly cut short)."""
+    try:
+        if root.is_dir():
+            os.listdir(root)
+            return
+        if not root.is_file():  # a FIFO or device would block or never end
+            raise UsageError(f"{root}: not a directory or a regular file")
+        with root.open("rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        raise InputError(f"{root}: cannot read ({exc.strerror})") from None
+    if head.startswith(_COMPRESSED):
+        return  # a cut or corrupt one is said by the reader, as "truncated or corrupt"
+    try:
+        is_tar = tarfile.is_tarfile(root)
+    except (OSError, EOFError):
+        is_tar = False
+    if not is_tar:
+        raise UsageError(f"{root}: expected a snapshot directory or a .tar.gz of one")
+
+
 def load_snapshot(path: str | os.PathLike[str], now: datetime | None = None) -> Snapshot:
     root = Path(path)
     if not root.exists():
         raise UsageError(f"{root}: no such snapshot directory or archive")
-    if root.is_file() and not tarfile.is_tarfile(root):
-        raise UsageError(f"{root}: expected a snapshot directory or a .tar.gz of one")
+    _check_readable(root)
     files = _Files(root)
     if not files.exists(f"k8s/{REQUIRED_RESOURCE}.json"):
         raise InputError(
@@ -462,6 +644,9 @@ def load_snapshot(path: str | os.PathLike[str], now: datetime | None = None) -> 
         if not isinstance(doc, dict):
             raise InputError(f"{files.display('meta.json')}: expected a JSON object")
         meta = doc
+    problems: list[InputProblem] = []
+    for fld, msg in meta_problems(meta):
+        problems.append(InputProblem(files.display("meta.json"), "meta.json", fld, msg))
     captured = parse_time(meta.get("captured_at"))
     captured_known = captured is not None
     if captured is None:
@@ -469,7 +654,9 @@ def load_snapshot(path: str | os.PathLike[str], now: datetime | None = None) -> 
 
     k8s: dict[str, list[dict[str, Any]]] = {}
     sources: list[SourceStatus] = []
-    problems: list[InputProblem] = []
+    if problems:
+        sources.append(SourceStatus("meta.json", "meta", "partial",
+                                    detail=f"{len(problems)} field(s) ignored"))
     recorded = _recorded_sources(meta)
     for resource in K8S_RESOURCES:
         rel = f"k8s/{resource}.json"
@@ -497,7 +684,11 @@ def load_snapshot(path: str | os.PathLike[str], now: datetime | None = None) -> 
         for table in NB_TABLES:
             rel = f"nb/{table}.json"
             if not files.exists(rel):
-                sources.append(SourceStatus(table, "nb", "absent", detail="file not in snapshot"))
+                # Every NB table exists in every NB database (an empty one is written as an
+                # empty table): a file missing beside the others was not read, so the NB
+                # checks cannot tell "no row" from "not captured".
+                sources.append(SourceStatus(table, "nb", "failed", detail=recorded.get(
+                    table, {}).get("detail") or "file missing from nb/"))
                 continue
             nb[table] = decode_nb_table(table, _parse_json(files, rel), files.display(rel))
             sources.append(SourceStatus(table, "nb", "complete", len(nb[table]),
@@ -514,6 +705,35 @@ def load_snapshot(path: str | os.PathLike[str], now: datetime | None = None) -> 
         captured_at_source="snapshot meta.json" if captured_known else "scan time", meta=meta,
         k8s=k8s, nb=nb, sources=tuple(sources), problems=tuple(problems),
     )
+
+
+def meta_problems(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """Fields of meta.json the scan would read with the wrong type: each is removed from
+    `meta` (the scan goes on without it) and returned as (field, message)."""
+    bad: list[tuple[str, str]] = []
+
+    def drop(container: dict[str, Any], key: str, where: str, why: str) -> None:
+        bad.append((where, f"{why} ({container[key]!r:.60}); ignored"))
+        del container[key]
+
+    for key in ("captured_at", "kube_ovn_version", "schema"):
+        if key in meta and not isinstance(meta[key], str):
+            drop(meta, key, key, "not a string")
+    if isinstance(meta.get("captured_at"), str) and bad_time(meta["captured_at"]):
+        drop(meta, "captured_at", "captured_at", bad_time(meta["captured_at"]) or "")
+    for key in ("cluster", "settings", "sources"):
+        if key in meta and not isinstance(meta[key], dict):
+            drop(meta, key, key, "not a map")
+    cluster = meta.get("cluster")
+    if isinstance(cluster, dict) and "uid" in cluster and not isinstance(cluster["uid"], str):
+        drop(cluster, "uid", "cluster.uid", "not a string")
+    settings = meta.get("settings")
+    if isinstance(settings, dict):
+        meta["settings"] = settings = dict(settings)  # never edit the caller's nested map
+        for key, expected in SETTING_TYPES.items():
+            if key in settings and type(settings[key]) is not expected:
+                drop(settings, key, f"settings.{key}", f"not a {expected.__name__}")
+    return bad
 
 
 def _recorded_sources(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Write a Snapshot in the directory format of design.md (or a .tar.gz of it).
+"""Write a Snapshot in the directory format of docs/snapshot-format.md (or a .tar.gz of it).
 
 What is written is what the loader reads back: the slimmed objects (slimming is idempotent),
 the NB rows in ovn-nbctl's JSON, and meta.json recording why a source has no file (absent,

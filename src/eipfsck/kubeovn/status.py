@@ -126,6 +126,8 @@ def parse_count(raw: object) -> Count | None:
     if isinstance(raw, bool):
         raise ValueError(f"not a number: {raw!r}")
     if isinstance(raw, int):
+        if abs(raw) > 2**128:  # more than any subnet holds, and more than a float can
+            raise ValueError(f"out of range: a number of {len(str(abs(raw)))} digits")
         return Count(raw, str(raw))
     if isinstance(raw, float):
         if raw != raw or raw in (float("inf"), float("-inf")):
@@ -135,9 +137,11 @@ def parse_count(raw: object) -> Count | None:
     if isinstance(raw, str):
         t = raw.strip()
         try:
-            return Count(int(t), raw)
+            value = int(t)
         except ValueError:
-            pass
+            value = None
+        if value is not None:
+            return Count(parse_count(value).value, raw)  # type: ignore[union-attr]
         try:
             return parse_count(float(t))
         except ValueError:

@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 from typing import Any, TextIO
 
-from eipfsck.errors import UsageError
+from eipfsck.report.escape import json_safe
+from eipfsck.report.outfile import check_target as check_target_of
+from eipfsck.report.outfile import write_text
 
 
 def dumps(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(report, indent=2, ensure_ascii=False)) + "\n"
 
 
 def write(report: dict[str, Any], stream: TextIO) -> None:
     stream.write(dumps(report))
 
 
+def check_target(path: str) -> None:
+    check_target_of(path, "--report")
+
+
 def write_file(report: dict[str, Any], path: str) -> None:
-    """Write to a temporary file beside the target, then rename: a failed run keeps the
-    previous report, and no reader ever sees half a file."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise UsageError(f"--report {path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(dumps(report))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Mode 0600, written beside the target and renamed over it (report/outfile.py): a
+    failed run keeps the previous report, and no reader ever sees half a file."""
+    write_text(path, dumps(report), 0o600, "--report")

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from typing import Any, TextIO
 
 from eipfsck.checks.catalogue import CATALOGUE, SEVERITY_RANK
+from eipfsck.report.escape import visible_tree
 from eipfsck.report.table import evidence_lines
 
 SUITE = "eipfsck"
@@ -38,6 +39,8 @@ def _detail(f: dict[str, Any]) -> str:
 
 
 def to_element(report: dict[str, Any]) -> ET.Element:
+    # XML 1.0 cannot carry most control characters at all: every name is escaped first.
+    report = visible_tree(report)
     summary = report["summary"]
     fail_on = summary["fail_on"]
     by_check: dict[str, list[dict[str, Any]]] = {}

@@ -7,11 +7,8 @@ Python process's own metrics and keep series from an earlier scan in the same pr
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime
 from http.client import HTTPException
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,7 +16,8 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest, push_to
 
 from eipfsck import exitcodes
 from eipfsck.checks.catalogue import BY_ID
-from eipfsck.errors import EipfsckError, UsageError
+from eipfsck.report import outfile
+from eipfsck.report.escape import visible_tree
 
 JOB = "eipfsck"
 STATES = ("using", "available", "leaked", "owned")
@@ -30,6 +28,7 @@ INCOMPLETE = ("failed", "partial")
 
 def build_registry(report: dict[str, Any], duration_seconds: float | None = None
                    ) -> CollectorRegistry:
+    report = visible_tree(report)  # label values from the cluster: escaped, and encodable
     reg = CollectorRegistry(auto_describe=True)
     findings = Gauge("eipfsck_findings", "Findings of the last scan, by check, severity and "
                      "subnet; 0 for a check that ran and found nothing.",
@@ -94,40 +93,25 @@ def render(report: dict[str, Any], duration_seconds: float | None = None) -> str
 
 
 def check_target(path: str) -> None:
-    """Refuse a file in a directory that does not exist before a long scan, not after."""
-    directory = Path(path).parent
-    if not directory.is_dir():
-        raise UsageError(f"--metrics-file {path}: directory {directory} does not exist")
+    """Refuse a file in a directory that does not exist, or a path that is not a regular
+    file, before a long scan, not after."""
+    outfile.check_target(path, "--metrics-file")
 
 
 def write_file(text: str, path: str) -> None:
     """Write beside the target and rename: the textfile collector must never read half a
-    file. The temporary name does not end in .prom, so the collector ignores it."""
-    check_target(path)
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                   dir=target.parent)
-    except OSError as exc:
-        raise EipfsckError(f"--metrics-file {path}: {exc.strerror or exc}") from None
-    try:
-        os.fchmod(fd, 0o644)  # node-exporter runs as another user and must read it
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise EipfsckError(f"--metrics-file {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    file. The temporary name does not end in .prom, so the collector ignores it. Mode 0644:
+    node-exporter runs as another user and must read it."""
+    outfile.write_text(path, text, 0o644, "--metrics-file", suffix=".tmp")
 
 
 def display_url(url: str) -> str:
     """The URL without user:password, for messages and logs."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a bad port, as push does
+    except ValueError:
+        return "(not a URL)"
     if not parts.hostname or "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc="…@" + parts.netloc.rpartition("@")[2]))
@@ -145,6 +129,6 @@ def push(registry: CollectorRegistry, url: str, cluster_uid: str | None,
     # for a bad port, http.client's InvalidURL.
     except (OSError, ValueError, HTTPException) as exc:
         text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-        userinfo = urlsplit(url).netloc.rpartition("@")[0]
+        userinfo = url.partition("://")[2].partition("/")[0].rpartition("@")[0]
         return text.replace(userinfo, "…") if userinfo else text
     return None

@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, metadata
 from typing import Any, TextIO
 
 from eipfsck.checks.catalogue import CATALOGUE, CheckSpec
+from eipfsck.report.escape import json_safe
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -186,7 +187,7 @@ def to_sarif(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def dumps(report: dict[str, Any]) -> str:
-    return json.dumps(to_sarif(report), indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(to_sarif(report), indent=2, ensure_ascii=False)) + "\n"
 
 
 def write(report: dict[str, Any], stream: TextIO) -> None:

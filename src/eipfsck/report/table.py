@@ -18,6 +18,7 @@ from rich.text import Text
 
 from eipfsck.checks.catalogue import BY_ID
 from eipfsck.report.console import print_hanging
+from eipfsck.report.escape import visible_tree
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -104,6 +105,7 @@ def evidence_lines(f: dict[str, Any]) -> list[str]:
 
 
 def render(report: dict[str, Any], console: Console, quiet: bool = False) -> None:
+    report = visible_tree(report)  # names are data: no escape sequence reaches the terminal
     summary = report["summary"]
     cluster = report["cluster"]
     if not quiet:
