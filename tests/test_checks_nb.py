@@ -203,3 +203,19 @@ def test_nb_checks_are_skipped_without_nb(tmp_path: Path) -> None:
     net1(c, [])
     run = run_checks(c.model(tmp_path))
     assert "orphan-nb-lsp" in run.skipped and "nb-address-drift" in run.skipped
+
+
+def test_lsp_type_eip_port_named_after_its_node_is_the_eips(tmp_path: Path) -> None:
+    # Issue 11 item 1: an lsp-type OvnEip is named after its node; for node node-1 its bare
+    # port is "node-1", which the node-port prefix would read as "the port of Node 1".
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.5", "172.30.0.6"])
+    c.add("nodes", k8s("node-1"))
+    c.ovn_eip("node-1", "172.30.0.5", typ="lsp")
+    c.switch("external",
+             c.lsp("node-1", "external", ["00:00:00:00:02:05 172.30.0.5"]),
+             # negative control: a bare node-… port with neither a Node nor an OvnEip
+             c.lsp("node-2", "external", ["00:00:00:00:02:06 172.30.0.6"]))
+    fs = found(c, tmp_path, "orphan-nb-lsp")
+    assert rows(fs) == ["node-2"]
+    assert "nor an OvnEip named node-2" in fs[0].message

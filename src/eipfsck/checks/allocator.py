@@ -8,6 +8,7 @@ from typing import Any
 from eipfsck.addresses import Address, Family, format_ip
 from eipfsck.checks.finding import Finding, claim_json
 from eipfsck.intervals import IntervalSet
+from eipfsck.kubeovn import names as n
 from eipfsck.kubeovn.counting import CountIndex, ip_cr_rules
 from eipfsck.kubeovn.owners import AddrCR, Claim
 from eipfsck.kubeovn.status import STATUS_FIELDS, format_ranges
@@ -27,12 +28,15 @@ def _interval_text(fs: FamilySpace, ivs: IntervalSet, value: int) -> str:
 
 
 def _former_owner(key: str) -> str:
-    if key.startswith("node-"):
-        return f"Node {key[len('node-'):]}"
     if "/" in key:
         return f"pod or VM {key}"
-    if key.startswith(("u2o-interconnection.", "mcast-querier.")):
+    if key.startswith(n.SUBNET_IP_PREFIXES):
         return "a subnet address"
+    if key.startswith(n.NODE_PORT_PREFIX):
+        # An OvnEip, IptablesEIP or Vip may be called node-… too (an lsp-type OvnEip is
+        # named after its node): the key alone cannot tell them apart.
+        return (f"Node {key[len(n.NODE_PORT_PREFIX):]}, or an OvnEip, IptablesEIP or Vip "
+                f"named {key}")
     return f"an OvnEip, IptablesEIP or Vip named {key}"
 
 

@@ -99,8 +99,12 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "The IP CR records an address for a pod, VM, StatefulSet, node or subnet that no longer "
         "exists. It is counted in the subnet status but not restored at leader start; gcIP "
         "deletes it only at the next leader start, so until then the record keeps the IP out "
-        "of use and its port may still route it. IP CRs named after a live pod's port and "
-        "reservations labelled ip_reserved=true are reported as info and never deleted.",
+        "of use and its port may still route it. The owner is looked for as the controller's "
+        "checkIPOwnerExists (pkg/controller/gc.go) does: a node's IP CR is one with no "
+        "namespace whose nodeName equals its podName (never a name starting with node-), then "
+        "the VM, the StatefulSet, a Node or Subnet ownerReference, the pod. IP CRs named "
+        "after a live pod's port and reservations labelled ip_reserved=true are reported as "
+        "info and never deleted.",
         "the owner that was looked for and why it is considered gone.",
         "Delete the IP CR normally (kubectl delete ip NAME) so the controller's finalizer path "
         "releases the address and its port. Never strip its finalizer.",

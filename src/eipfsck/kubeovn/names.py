@@ -57,6 +57,37 @@ RESOURCE_OF_KIND: dict[str, str] = {
 POD_TYPE_STS = "StatefulSet"
 POD_TYPE_VM = "VirtualMachine"
 
+# util.NodeLspPrefix: a node's port and IPAM key are "node-<node>" (util.NodeLspName). The
+# prefix names a node's *port*; it never decides whether an IP CR is a node's (pods,
+# StatefulSets and VMs are often called node-…): see is_node_ip_cr.
+NODE_PORT_PREFIX = "node-"
+# The IP CRs a subnet owns: U2O interconnection and multicast querier (createOrUpdateIPCR).
+SUBNET_IP_PREFIXES = ("u2o-interconnection.", "mcast-querier.")
+
+
+def node_port(node: str) -> str:
+    """util.NodeLspName: a node's port name and IPAM key."""
+    return NODE_PORT_PREFIX + node
+
+
+def is_node_ip_cr(namespace: str, pod_name: str, node_name: str) -> bool:
+    """checkIPOwnerExists (pkg/controller/gc.go, v1.14 to master): an IP CR is a node's when
+    spec.namespace is empty and spec.nodeName equals spec.podName (createOrUpdateIPCR writes
+    podName = nodeName = the node's name, namespace = "" for the join-subnet IP)."""
+    return namespace == "" and node_name == pod_name
+
+
+def ip_cr_key(namespace: str, pod_name: str, name: str) -> str:
+    """The IPAM key an IP CR's address is filed under: "<ns>/<pod>" for a pod, StatefulSet
+    or VM IP; the CR's podName for U2O/multicast IPs (createOrUpdateIPCR: key = podName);
+    util.NodeLspName(podName) otherwise (InitIPAM in pkg/controller/init.go, for an IP CR
+    with no namespace)."""
+    if namespace:
+        return f"{namespace}/{pod_name}"
+    if pod_name.startswith(SUBNET_IP_PREFIXES):
+        return pod_name
+    return node_port(pod_name) if pod_name else name
+
 
 def annotation(provider: str, key: str) -> str:
     return f"{provider}{ANNOTATION_SUFFIX}{key}"

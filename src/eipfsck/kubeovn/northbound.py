@@ -207,20 +207,23 @@ class _Mapper:
             return
         if ext.get("vendor") != "kube-ovn":
             return
-        if name.startswith("node-"):
-            node = name[len("node-"):]
-            if inv.node_names is None:
+        # Both are bare ports (CreateBareLogicalSwitchPort): an lsp-type OvnEip's port is
+        # named after the OvnEip, which is named after its node, so node-1's EIP port is
+        # "node-1" too. The EIP comes first; only then may the node prefix decide.
+        if name in inv.ovn_eips:
+            eip = inv.ovn_eips[name]
+            self.drift(ref, ls, addrs, eip.ref, eip.addresses, "lsp-type EIP port")
+            return
+        if name.startswith(n.NODE_PORT_PREFIX):
+            node = name[len(n.NODE_PORT_PREFIX):]
+            if inv.node_names is None or not self.snap.has("ovn-eips.kubeovn.io"):
                 return
             if node in inv.nodes:
                 info = inv.nodes[node]
                 self.drift(ref, ls, addrs, info.ref, info.addresses, "node port")
                 return
             self.report("orphan-nb-lsp", ref, ls, addrs, f"node port, but Node {node} does not "
-                        "exist", columns=cols)
-            return
-        if name in inv.ovn_eips:
-            eip = inv.ovn_eips[name]
-            self.drift(ref, ls, addrs, eip.ref, eip.addresses, "lsp-type EIP port")
+                        f"exist (nor an OvnEip named {name})", columns=cols)
             return
         if not self.snap.has("ovn-eips.kubeovn.io") or not self.snap.has("nodes"):
             return

@@ -358,27 +358,26 @@ class _Builder:
                 self.inv.live_ports[nic.port] = info
 
     def ip_owner(self, obj: dict[str, Any], subnet: str, pod_name: str, ns: str,
-                 pod_type: str) -> tuple[OwnerState, str]:
-        """checkIPOwnerExists (pkg/controller/gc.go), answering 'unknown' when the kind
-        that would prove the owner was not captured."""
+                 pod_type: str, node_name: str) -> tuple[OwnerState, str]:
+        """checkIPOwnerExists (pkg/controller/gc.go, v1.14 to master), in its order, answering
+        'unknown' when the kind that would prove the owner was not captured. The name of the
+        CR plays no part: a pod, StatefulSet or VM called node-… is not a node."""
         inv = self.inv
-        name = _meta(obj)["name"]
         if subnet not in self.subnets:
             return "missing", f"subnet {subnet!r} does not exist"
-        owners = _owner_refs(obj)
-        node_owner = next((o.get("name") for o in owners if o.get("kind") == "Node"), None)
-        if node_owner or name.startswith("node-"):
-            node = node_owner or name[len("node-"):]
+        if n.is_node_ip_cr(ns, pod_name, node_name):
+            if not node_name:
+                return "missing", "spec.namespace, spec.podName and spec.nodeName are empty"
             if inv.node_names is None:
                 return "unknown", "nodes not captured"
-            return (("present", f"Node {node} exists") if node in inv.node_names
-                    else ("missing", f"Node {node} not found"))
-        subnet_owner = next((o.get("name") for o in owners if o.get("kind") == "Subnet"), None)
-        if subnet_owner:
-            return (("present", f"Subnet {subnet_owner} exists") if subnet_owner in self.subnets
-                    else ("missing", f"Subnet {subnet_owner} not found"))
-        if (ns, pod_name) in inv.pods and not inv.pods[(ns, pod_name)].host_network:
-            return "present", f"Pod {ns}/{pod_name} exists"
+            return (("present", f"Node {node_name} exists") if node_name in inv.node_names
+                    else ("missing", f"Node {node_name} not found"))
+        if pod_type == n.POD_TYPE_VM:
+            if inv.vms is None:
+                return "unknown", "virtualmachines.kubevirt.io not captured"
+            if (ns, pod_name) in inv.vms:
+                return "present", f"VirtualMachine {ns}/{pod_name} exists"
+            return "missing", f"VirtualMachine {ns}/{pod_name} not found"
         if pod_type == n.POD_TYPE_STS:
             sts = n.sts_name_of_pod(pod_name)
             if inv.statefulsets is None:
@@ -386,16 +385,33 @@ class _Builder:
             if sts and (ns, sts) in inv.statefulsets:
                 return "present", f"StatefulSet {ns}/{sts} exists (pod {pod_name} absent)"
             return "missing", f"neither Pod {ns}/{pod_name} nor StatefulSet {ns}/{sts} exists"
-        if pod_type == n.POD_TYPE_VM:
-            if inv.vms is None:
-                return "unknown", "virtualmachines.kubevirt.io not captured"
-            if (ns, pod_name) in inv.vms:
-                return "present", f"VirtualMachine {ns}/{pod_name} exists"
-            return "missing", f"VirtualMachine {ns}/{pod_name} not found"
+        # v1.14.30+/v1.15.3+ (#6132): U2O and multicast IP CRs carry an ownerReference to
+        # their Node or Subnet. Other kinds are skipped here, not counted as gone.
+        owners = [(o.get("kind"), o.get("name")) for o in _owner_refs(obj)
+                  if o.get("kind") in ("Node", "Subnet")]
+        if owners:
+            for kind, name in owners:
+                if kind == "Subnet" and name in self.subnets:
+                    return "present", f"Subnet {name} exists"
+                if kind == "Node" and inv.node_names is None:
+                    return "unknown", "nodes not captured"
+                if kind == "Node" and name in inv.node_names:
+                    return "present", f"Node {name} exists"
+            return "missing", "no owner exists: " + ", ".join(f"{k} {v}" for k, v in owners)
+        if not ns and pod_name.startswith(n.SUBNET_IP_PREFIXES):
+            # Before #6132 these had no ownerReference and gcIP deleted them while the subnet
+            # still used the address; the next update adds the reference. Never an orphan.
+            return "present", f"Subnet {subnet} exists (its {pod_name.split('.')[0]} IP)"
+        if pod_type:
+            return "present", f"podType {pod_type!r}: the controller does not check its owner"
+        if (ns, pod_name) in inv.pods and not inv.pods[(ns, pod_name)].host_network:
+            return "present", f"Pod {ns}/{pod_name} exists"
         if not self.snap.has("pods"):
             return "unknown", "pods not captured"
         if not pod_name:
             return "missing", "spec.podName is empty"
+        if (ns, pod_name) in inv.pods:
+            return "missing", f"Pod {ns}/{pod_name} uses the host network"
         return "missing", f"Pod {ns}/{pod_name} not found"
 
     def ip_cr(self, obj: dict[str, Any]) -> None:
@@ -413,13 +429,9 @@ class _Builder:
             fld = "spec.v4IpAddress/v6IpAddress"
             addrs = self.addresses(ref, fld, ",".join(
                 p for p in (_str(spec.get("v4IpAddress")), _str(spec.get("v6IpAddress"))) if p))
-        owner_kinds = {o.get("kind") for o in _owner_refs(obj)}
-        if name.startswith(("node-", "u2o-interconnection.", "mcast-querier.")) \
-                or owner_kinds & {"Node", "Subnet"}:
-            key = name  # node, U2O and multicast IPs are filed under the CR's own name
-        else:
-            key = f"{ns}/{pod_name}"
-        owner, detail = self.ip_owner(obj, subnet, pod_name, ns, pod_type)
+        node_name = _str(spec.get("nodeName"))
+        key = n.ip_cr_key(ns, pod_name, name)
+        owner, detail = self.ip_owner(obj, subnet, pod_name, ns, pod_type, node_name)
         live_port = name in self.inv.live_ports
         info = IPCRInfo(
             ref, subnet, pod_name, ns, pod_type, addrs, _str(spec.get("macAddress")), key,
