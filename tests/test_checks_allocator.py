@@ -3,6 +3,7 @@ status-count-mismatch: each with planted cases and negative controls."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from builders import Cluster, k8s
@@ -10,7 +11,8 @@ from builders import Cluster, k8s
 from eipfsck.checks.finding import Finding
 from eipfsck.checks.runner import run_checks
 from eipfsck.controller_log import parse_allocations
-from eipfsck.model import build_model
+from eipfsck.model import Model, build_model
+from eipfsck.repair.plan import Plan, RepairPolicy, build_plan
 from eipfsck.snapshot import load_snapshot
 
 
@@ -154,6 +156,105 @@ def test_phantom_v6_is_paired_with_the_half_restored_vip(tmp_path: Path) -> None
     c2.vip("vip-a", "dual", "10.10.0.50", "fd00:10:10::32")
     assert found(c2, tmp_path / "2", "phantom-v6-restore") == []
     assert ips(found(c2, tmp_path / "2", "leaked-ip")) == ["fd00:10:10::2", "fd00:10:10::d"]
+
+
+# -- phantom-ip (issue 11 items 2-3) ----------------------------------------
+
+
+def _plan(model: Model) -> Plan:
+    policy = RepairPolicy(max_actions=1000, max_leak_ratio=1.0, allow_controller_restart=True,
+                          ack_hazards=True, allow_resurrect=True)
+    return build_plan(model, run_checks(model).findings, policy, cluster={"uid": "u"},
+                      created=datetime.now(UTC), tool_version="t", source="test",
+                      inconclusive=[])
+
+
+def test_phantom_under_a_live_key_is_reported_as_such_and_never_released(
+        tmp_path: Path) -> None:
+    c = Cluster()
+    # A pod asking for IPv4 only, and a Vip created before the subnet got its IPv6 CIDR: at
+    # every leader start each gets the lowest free IPv6 under its key (::2 and ::3).
+    _dual(c, ["10.10.0.10", "10.10.0.50", "fd00:10:10::2", "fd00:10:10::3"])
+    c.pod("v4only", "ns1", "10.10.0.10", "dual",
+          extra_annotations={"ovn.kubernetes.io/ip_family": "ipv4"})
+    c.vip("vip-old", "dual", "10.10.0.50")
+    model = c.model(tmp_path)
+    fs = [f for f in run_checks(model).findings if f.check.startswith(("phantom", "leaked"))]
+    assert [(f.check, f.severity, str(f.ip), f.subjects[0].name) for f in fs] == [
+        ("phantom-ip", "warning", "fd00:10:10::2", "v4only"),
+        ("phantom-ip", "warning", "fd00:10:10::3", "vip-old")]
+    assert fs[0].evidence["owner_ipam_key"] == "ns1/v4only"
+    assert "ip_family" in fs[0].evidence["why_phantom"]
+    assert "pairing_ambiguous" not in fs[0].evidence
+    plan = _plan(model)
+    assert plan.actions == []
+    assert {(h.finding, h.gate) for h in plan.held
+            if h.finding.startswith("phantom")} == {("phantom-ip", "not-repairable")}
+
+
+def test_phantom_negative_control_two_families_or_single_stack(tmp_path: Path) -> None:
+    # The same addresses with owners that bring both families: the unowned IPv6 is a leak.
+    c = Cluster()
+    _dual(c, ["10.10.0.10", "fd00:10:10::a", "fd00:10:10::2"])
+    c.pod("both", "ns1", "10.10.0.10,fd00:10:10::a", "dual")
+    assert [(f.check, str(f.ip)) for f in run_checks(c.model(tmp_path)).findings
+            if f.check.startswith(("phantom", "leaked"))] == [("leaked-ip", "fd00:10:10::2")]
+    # A one-family pod in a single-stack subnet has no phantom: its neighbour is a leak.
+    c2 = Cluster()
+    c2.subnet("v4", "10.20.0.0/24", using=["10.20.0.10", "10.20.0.11"])
+    c2.pod("p", "ns1", "10.20.0.10", "v4",
+           extra_annotations={"ovn.kubernetes.io/ip_family": "ipv4"})
+    assert [(f.check, str(f.ip)) for f in run_checks(c2.model(tmp_path / "2")).findings
+            if f.check.startswith(("phantom", "leaked"))] == [("leaked-ip", "10.20.0.11")]
+
+
+def _half_restored_with_lower_leak(c: Cluster) -> None:
+    # vip-a's phantom is ::5; ::2 was handed out later to gone-vip, whose finalizer was
+    # stripped: the lowest unowned address is a leak, not the phantom.
+    _dual(c, ["10.10.0.50", "fd00:10:10::2", "fd00:10:10::5"])
+    c.vip("vip-a", "dual", "10.10.0.50", "fd00:10:10::32")
+
+
+_LOG = [
+    "I0512 06:03:19.904480 1 ipam.go:163] allocate v4 10.10.0.50, v6 fd00:10:10::5, mac "
+    "00:00:00:cc:00:32 for vip-a from subnet dual",
+    "I0513 10:00:00.000000 1 ipam.go:70] allocate v4 10.10.0.9, v6 fd00:10:10::2, mac "
+    "00:00:00:cc:00:09 for gone-vip from subnet dual",
+]
+
+
+def test_phantom_pairing_follows_the_controller_log(tmp_path: Path) -> None:
+    c = Cluster()
+    _half_restored_with_lower_leak(c)
+    model = build_model(load_snapshot(c.write(tmp_path)),
+                        allocations=parse_allocations(_LOG, "ctl.log"))
+    fs = {f.check: f for f in run_checks(model).findings
+          if f.check in ("phantom-v6-restore", "leaked-ip")}
+    assert str(fs["phantom-v6-restore"].ip) == "fd00:10:10::5"
+    assert fs["phantom-v6-restore"].evidence["paired_by"] == "log"
+    assert str(fs["leaked-ip"].ip) == "fd00:10:10::2"
+    assert fs["leaked-ip"].evidence["ipam_key"] == "gone-vip"
+    assert "pairing_ambiguous" not in fs["leaked-ip"].evidence
+    # The leak the log names is a leak like any other: not held as a possible phantom.
+    assert "owner-referenced" not in {h.gate for h in _plan(model).held
+                                      if h.finding == "leaked-ip"}
+
+
+def test_ambiguous_phantom_pairing_without_a_log_holds_every_candidate(tmp_path: Path) -> None:
+    c = Cluster()
+    _half_restored_with_lower_leak(c)
+    model = c.model(tmp_path)
+    fs = {f.check: f for f in run_checks(model).findings
+          if f.check in ("phantom-v6-restore", "leaked-ip")}
+    # Lowest-first is InitIPAM's rule, but a leak may be lower: both are flagged a guess.
+    assert str(fs["phantom-v6-restore"].ip) == "fd00:10:10::2"
+    assert str(fs["leaked-ip"].ip) == "fd00:10:10::5"
+    assert "controller-log" in fs["leaked-ip"].evidence["pairing_ambiguous"]
+    assert "pairing_ambiguous" in fs["phantom-v6-restore"].evidence
+    plan = _plan(model)
+    assert not [a for a in plan.actions if a.action in ("resurrect", "restart-controller")]
+    assert [(h.gate, str(h.ip)) for h in plan.held if h.finding == "leaked-ip"] == [
+        ("owner-referenced", "fd00:10:10::5")]
 
 
 # -- owner-ip-available -----------------------------------------------------

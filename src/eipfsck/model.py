@@ -28,6 +28,7 @@ from eipfsck.kubeovn.names import (
 )
 from eipfsck.kubeovn.northbound import NbRef, NbView, map_northbound
 from eipfsck.kubeovn.owners import Claim, Inventory, build_inventory
+from eipfsck.kubeovn.restore import OneFamilyOwner, one_family_owners
 from eipfsck.kubeovn.subnet import SubnetInfo, SubnetLocator, read_subnet
 from eipfsck.snapshot import Snapshot
 
@@ -64,6 +65,8 @@ class Model:
     locator: SubnetLocator
     allocations: dict[tuple[str, Address], Allocation] = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)
+    # Live keys InitIPAM gives a phantom of the other family, per (subnet, phantom family).
+    one_family: dict[tuple[str, Family], list[OneFamilyOwner]] = field(default_factory=dict)
 
     def claims_at(self, subnet: str, address: Address) -> list[Claim]:
         space = self.spaces.get((subnet, address.family))
@@ -183,4 +186,5 @@ def build_model(snap: Snapshot, settings: Settings | None = None,
         spaces=_index_claims(inventory.claims, subnets, locator),
         nb_by_address=dict(nb_by_address), locator=locator,
         allocations=allocations or {}, policy=policy or Policy(),
+        one_family=one_family_owners(inventory, subnets),
     )

@@ -69,6 +69,27 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         False,
     ),
     CheckSpec(
+        "phantom-ip", "C02", "warning",
+        "An address is held under a live owner's key: the other-family address a leader start "
+        "files for it.",
+        "In a dual-stack subnet, InitIPAM (pkg/controller/init.go) re-files each owner with "
+        "GetStaticAddress, and checkAndAppendIpsForDual (pkg/ipam/ipam.go) gives an owner that "
+        "brings one family the lowest free address of the other family, under its key: a pod "
+        "asking for one family (ovn.kubernetes.io/ip_family), a Vip, OvnEip or IptablesEIP "
+        "(restored from their IPv4 only) or an IP CR recorded before the subnet became "
+        "dual-stack. Nothing but the allocator records that address, so it looks leaked; but "
+        "its key is live and every leader start files it again. With several such owners and "
+        "more unowned addresses than owners, which address is whose is a guess unless the "
+        "controller log names the key: the finding says so, and repair holds every unowned "
+        "address of that subnet family.",
+        "the owner, its IPAM key and what InitIPAM restores from it; how the address was "
+        "paired (controller log or lowest free) and, when that is a guess, why.",
+        "Nothing to release: a controller restart re-creates it. Give the owner both families "
+        "(or accept the wasted address); to tell phantoms from leaks, scan again with "
+        "--controller-log.",
+        False,
+    ),
+    CheckSpec(
         "owner-ip-available", "C03", "error",
         "An IP that an object owns is marked available: the next allocation can duplicate it.",
         "The owner holds the IP, but the allocator lists it in the available range. Causes: the "

@@ -54,7 +54,8 @@ Gate = Literal[
 REFUSING_GATES: frozenset[str] = frozenset({"incomplete-scan", "leak-ratio", "hazards",
                                             "max-actions"})
 # Findings a human must resolve; repair prints their remedy and never acts on them.
-HUMAN_ONLY = frozenset({"double-claim", "terminating-owner", "phantom-v6-restore"})
+HUMAN_ONLY = frozenset({"double-claim", "terminating-owner", "phantom-v6-restore",
+                        "phantom-ip"})
 RESURRECTABLE = ("OvnEip", "Vip")
 # Any use of an address by an object blocks touching it: an owner, a request not yet
 # allocated, or an address Kubernetes uses itself (a Service's load-balancer ingress).
@@ -461,6 +462,12 @@ class _Planner:
             if f.ip is None:
                 self.hold(f, "not-repairable", f"{f.evidence.get('count')} leaks listed by range: "
                           "that many usually means the scan is wrong; review by hand")
+                continue
+            if f.evidence.get("pairing_ambiguous"):
+                # It may be the phantom of a live key, which a restart re-creates and a
+                # resurrect would take from its owner (issue 11 items 2-3).
+                self.hold(f, "owner-referenced", "it may be a live owner's phantom: "
+                          + str(f.evidence["pairing_ambiguous"]))
                 continue
             if f.subnet in self.in_flight:
                 self.hold(f, "in-flight", f"subnet {f.subnet} has allocations in progress: a "
