@@ -219,3 +219,18 @@ def test_lsp_type_eip_port_named_after_its_node_is_the_eips(tmp_path: Path) -> N
     fs = found(c, tmp_path, "orphan-nb-lsp")
     assert rows(fs) == ["node-2"]
     assert "nor an OvnEip named node-2" in fs[0].message
+
+
+def test_typed_vip_without_namespace_owns_its_port(tmp_path: Path) -> None:
+    # Issue 11 item 4: a switch_lb_vip Vip with no namespace gets the port "<name>." with no
+    # pod key (vip.go handleAddVirtualIP, buildLogicalSwitchPort).
+    c = Cluster()
+    net1(c, ["10.0.0.5", "10.0.0.6", "10.0.0.7"])
+    c.vip("slb-vip", "net1", "10.0.0.5", typ="switch_lb_vip")
+    c.vip("plain-vip", "net1", "10.0.0.6")  # untyped: it makes no such port
+    c.switch("net1",
+             c.lsp("slb-vip.", "net1", ["00:00:00:00:03:05 10.0.0.5"]),
+             c.lsp("plain-vip.", "net1", ["00:00:00:00:03:06 10.0.0.6"]),   # not the Vip's
+             c.lsp("gone-vip.", "net1", ["00:00:00:00:03:07 10.0.0.7"]))    # no Vip at all
+    assert rows(found(c, tmp_path, "orphan-nb-lsp")) == ["gone-vip.", "plain-vip."]
+    assert found(c, tmp_path, "nb-address-drift") == []

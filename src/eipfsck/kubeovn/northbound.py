@@ -143,6 +143,17 @@ class _Mapper:
         self.service_addresses = {c.address for c in inv.claims if c.ref.kind == "Service"}
         self.slr_vips = {try_parse_ip((o.get("spec") or {}).get("vip"))
                          for o in snap.items("switch-lb-rules.kubeovn.io")}
+        # A typed Vip (switch_lb_vip, kube_host_vm_vip) gets a port named as a pod's would be,
+        # PodNameToPortName(vip, spec.namespace, provider) (pkg/controller/vip.go
+        # handleAddVirtualIP); with no namespace that is "<name>." and buildLogicalSwitchPort
+        # (pkg/ovs/ovn-nb-logical_switch_port.go) writes no pod key.
+        self.typed_vip_ports: dict[str, AddrCR] = {}
+        for vip in inv.vips.values():
+            sub = subnets.get(vip.subnet)
+            if vip.type and sub is not None:
+                ns = vip.spec.get("namespace")
+                self.typed_vip_ports[n.port_name(vip.ref.name, ns if isinstance(ns, str)
+                                                 else "", sub.provider)] = vip
 
     def ref(self, table: str, row: dict[str, Any], name: str | None = None) -> Ref:
         return Ref(table, name if name is not None else str(row.get("name", "")),
@@ -201,6 +212,10 @@ class _Mapper:
             return
         if typ not in ("", None):
             return  # localnet, l2gateway, …: plumbing, not an IP owner
+        typed_vip = self.typed_vip_ports.get(name)
+        if typed_vip is not None:
+            self.drift(ref, ls, addrs, typed_vip.ref, typed_vip.addresses, "typed Vip port")
+            return
         pod_key = ext.get("pod")
         if isinstance(pod_key, str) and "/" in pod_key:
             self.pod_port(ref, row, ls, addrs, pod_key, cols)
