@@ -397,3 +397,68 @@ def test_float_count_of_a_slash_64_is_not_a_mismatch(tmp_path: Path) -> None:
     c.pod("a", "ns1", "fd00:20::5", "v6")
     c.ip_cr("a.ns1", "v6", "fd00:20::5", pod="a", ns="ns1")
     assert run_checks(c.model(tmp_path)).findings == []
+
+
+def _v14_ovn_eips(c: Cluster, leak: bool = False) -> None:
+    """Issue 11 item 5: a v1.14 controller counts no OvnEip on a vlan-less subnet, so the
+    using range holds them while usingIPs is 0 (seen on a genuine v1.14.10)."""
+    using = ["172.30.0.5", "172.30.0.6"] + (["172.30.0.21"] if leak else [])
+    c.subnet("external", "172.30.0.0/24", using=using, count=0)
+    c.ovn_eip("eip-a", "172.30.0.5")
+    c.ovn_eip("eip-b", "172.30.0.6")
+
+
+def test_count_rules_by_version(tmp_path: Path) -> None:
+    for i, version in enumerate(("v1.14.10", "")):  # v1.14 known, or no version at all
+        c = Cluster(version=version)
+        _v14_ovn_eips(c)
+        assert found(c, tmp_path / str(i), "status-count-mismatch") == [], version
+    # Negative control: a v1.15 controller counts them, so 0 is a stale count.
+    c = Cluster(version="v1.15.0")
+    _v14_ovn_eips(c)
+    fs = found(c, tmp_path / "v15", "status-count-mismatch")
+    assert any("stale" in f.message and f.evidence["recount"] == {"label/v1.15": 2}
+               for f in fs)
+
+
+def test_uncounted_v14_eips_are_legitimate_in_the_range_delta(tmp_path: Path) -> None:
+    # With the v1.14 count matching, the delta's only anomaly is the leak.
+    c = Cluster(version="v1.14.10")
+    _v14_ovn_eips(c, leak=True)
+    (f,) = found(c, tmp_path, "status-count-mismatch")
+    delta = {d["ip"]: d["legitimate"] for d in f.evidence["delta"]}
+    assert delta == {"172.30.0.5": True, "172.30.0.6": True, "172.30.0.21": False}
+
+
+def _leader(c: Cluster, image: str, deployment_image: str, labels: dict[str, str]) -> None:
+    c.add("leases.coordination.k8s.io", k8s("kube-ovn-controller", "kube-system",
+                                            spec={"holderIdentity": "kube-ovn-controller-x"}))
+    c.add("deployments.apps", k8s("kube-ovn-controller", "kube-system", labels=labels, spec={
+        "template": {"spec": {"containers": [{"name": "kube-ovn-controller",
+                                              "image": deployment_image}]}}}))
+    c.add("pods", k8s("kube-ovn-controller-x", "kube-system", spec={
+        "containers": [{"name": "kube-ovn-controller", "image": image}]},
+        status={"phase": "Running"}))
+
+
+def test_version_from_the_leader_pod_then_the_version_label(tmp_path: Path) -> None:
+    c = Cluster(version="")
+    c.subnet("net1", "10.0.0.0/28")
+    _leader(c, "kubeovn/kube-ovn:v1.14.10", "kubeovn/kube-ovn@sha256:" + "0" * 64, {})
+    model = c.model(tmp_path / "1")
+    assert (str(model.version), model.version_source) == (
+        "kubeovn/kube-ovn:v1.14.10"[-8:], "leader pod kube-system/kube-ovn-controller-x "
+        "image tag")
+    c = Cluster(version="")
+    c.subnet("net1", "10.0.0.0/28")
+    _leader(c, "kubeovn/kube-ovn:latest", "kubeovn/kube-ovn:latest",
+            {"app.kubernetes.io/version": "v1.15.3"})
+    model = c.model(tmp_path / "2")
+    assert (str(model.version), model.version_source) == (
+        "v1.15.3", "kube-ovn-controller Deployment label app.kubernetes.io/version")
+    # Negative control: nothing names a version.
+    c = Cluster(version="")
+    c.subnet("net1", "10.0.0.0/28")
+    _leader(c, "kubeovn/kube-ovn:latest", "kubeovn/kube-ovn:latest", {})
+    model = c.model(tmp_path / "3")
+    assert (model.version, model.version_source) == (None, "unknown")

@@ -19,10 +19,13 @@ from eipfsck.controller_log import Allocation
 from eipfsck.intervals import IntervalSet
 from eipfsck.kubeovn.names import (
     CONTROLLER,
+    VERSION_LABEL,
     Settings,
     Version,
     controller_containers,
+    controller_lease,
     image_version,
+    lease_holder,
     parse_version,
     settings_from_args,
 )
@@ -109,24 +112,45 @@ class Model:
         return [k for k in OWNER_KINDS if k in kinds]
 
 
-def detect_version(snap: Snapshot, nb: NbView | None) -> tuple[Version | None, str]:
+def detect_version(snap: Snapshot, nb: NbView | None, namespace: str = "kube-system"
+                   ) -> tuple[Version | None, str]:
+    """The controller's version and where it was read: NB_Global (v1.15+), meta.json, the
+    Deployment's image tag, the leader pod's image tag (a Deployment that pins a digest or
+    `latest` says nothing), then a version label or annotation on either."""
     if nb is not None and nb.version:
         return parse_version(nb.version), "NB_Global external_ids:kube-ovn-version"
     meta_version = parse_version(snap.meta.get("kube_ovn_version"))
     if meta_version is not None:
         return meta_version, "meta.json kube_ovn_version"
-    for container in _controller_containers(snap):
+    deployment = _controller_deployment(snap)
+    for container in controller_containers(deployment) if deployment else []:
         v = image_version(container.get("image"))
         if v is not None:
-            return v, "kube-ovn-controller image tag"
+            return v, "kube-ovn-controller Deployment image tag"
+    holder = lease_holder(controller_lease(snap.items("leases.coordination.k8s.io"), namespace))
+    leader = next((p for p in snap.items("pods") if p["metadata"]["name"] == holder
+                   and p["metadata"].get("namespace") == namespace), None) if holder else None
+    for container in controller_containers({"spec": {"template": leader}}) if leader else []:
+        v = image_version(container.get("image"))
+        if v is not None:
+            return v, f"leader pod {namespace}/{holder} image tag"
+    for what, obj in (("Deployment", deployment), ("leader pod", leader)):
+        meta = (obj or {}).get("metadata") or {}
+        for kind in ("labels", "annotations"):
+            v = parse_version((meta.get(kind) or {}).get(VERSION_LABEL))
+            if v is not None:
+                return v, f"kube-ovn-controller {what} {kind[:-1]} {VERSION_LABEL}"
     return None, "unknown"
 
 
+def _controller_deployment(snap: Snapshot) -> dict[str, Any] | None:
+    return next((dep for dep in snap.items("deployments.apps")
+                 if dep["metadata"]["name"] == CONTROLLER), None)
+
+
 def _controller_containers(snap: Snapshot) -> list[dict[str, Any]]:
-    for dep in snap.items("deployments.apps"):
-        if dep["metadata"]["name"] == CONTROLLER:
-            return controller_containers(dep)
-    return []
+    deployment = _controller_deployment(snap)
+    return controller_containers(deployment) if deployment else []
 
 
 def settings_from(snap: Snapshot, overrides: dict[str, Any] | None = None) -> Settings:
@@ -176,7 +200,7 @@ def build_model(snap: Snapshot, settings: Settings | None = None,
     locator = SubnetLocator(subnets.values())
     inventory = build_inventory(snap, subnets, settings)
     nb = map_northbound(snap, inventory, subnets, locator) if snap.nb is not None else None
-    version, source = detect_version(snap, nb)
+    version, source = detect_version(snap, nb, settings.namespace)
     nb_by_address: dict[Address, list[NbRef]] = defaultdict(list)
     for ref in nb.refs if nb else []:
         nb_by_address[ref.address].append(ref)

@@ -9,7 +9,7 @@ from eipfsck.addresses import Address, Family, format_ip
 from eipfsck.checks.finding import Finding, claim_json
 from eipfsck.intervals import IntervalSet
 from eipfsck.kubeovn import names as n
-from eipfsck.kubeovn.counting import CountIndex, ip_cr_rules
+from eipfsck.kubeovn.counting import CountIndex, count_eras, ip_cr_rules
 from eipfsck.kubeovn.owners import AddrCR, Claim
 from eipfsck.kubeovn.restore import OneFamilyOwner
 from eipfsck.kubeovn.status import STATUS_FIELDS, format_ranges
@@ -291,15 +291,19 @@ def _range_finding(s: SubnetInfo, fam: Family, what: str, ev: dict[str, Any]) ->
 def status_counts(model: Model) -> Iterator[Finding]:
     """status-count-mismatch: stale counts, and counts the using range cannot explain."""
     index = CountIndex(model.inventory)
-    rules = ip_cr_rules(model.version)
+    rules = [(rule, era) for era in count_eras(model.version)
+             for rule in ip_cr_rules(model.version)]
     for s in sorted(model.subnets.values(), key=lambda x: x.name):
         if not s.families:
             continue
-        tries = {rule: index.counted(s, rule, model.version) for rule in rules}
-        yield from _stale_counts(model, s, tries)
-        counted = next(iter(tries.values()))
+        tries = {f"{rule}/{era}": (era, index.counted(s, rule, era)) for rule, era in rules}
+        yield from _stale_counts(model, s, {k: v for k, (_, v) in tries.items()})
         for _fam, fs in sorted(s.families.items()):
-            yield from _range_delta(model, s, fs, counted)
+            # The rules that explain the status count (or, with none, the first) decide.
+            era, counted = next((t for t in tries.values() if fs.using_count is not None
+                                 and fs.using_count.matches(len(t[1]))),
+                                next(iter(tries.values())))
+            yield from _range_delta(model, s, fs, counted, index.not_counted(s, era), era)
 
 
 def _stale_counts(model: Model, s: SubnetInfo, tries: dict[str, list[Any]]) -> Iterator[Finding]:
@@ -326,13 +330,14 @@ def _stale_counts(model: Model, s: SubnetInfo, tries: dict[str, list[Any]]) -> I
                 {"field": f"status.{names[field_key]}", "status": status.text,
                  "recount": expected, "formula": "IP CRs (minus those in non-gateway "
                  "excludeIps) + Vips{ip_reserved=''} + IptablesEIPs + OvnEips labelled with "
-                 "the subnet" + ("" if attr == "using_count" else
+                 "the subnet (up to v1.14: IptablesEIPs only on subnets that are not OVN's, "
+                 "OvnEips only on vlan subnets)" + ("" if attr == "using_count" else
                                  "; available = 2^hostbits - 2 - excluded - using"),
                  "version": str(model.version) if model.version else None})
 
 
-def _range_delta(model: Model, s: SubnetInfo, fs: FamilySpace, counted: list[Any]
-                 ) -> Iterator[Finding]:
+def _range_delta(model: Model, s: SubnetInfo, fs: FamilySpace, counted: list[Any],
+                 not_counted: list[AddrCR], era: str) -> Iterator[Finding]:
     count = fs.using_count
     if fs.using is None or count is None:
         return
@@ -368,6 +373,15 @@ def _range_delta(model: Model, s: SubnetInfo, fs: FamilySpace, counted: list[Any
         deltas.append({"delta": "+1", "object": str(item.ref), "ip": str(a), "reason": reason,
                        "legitimate": legit})
     uncounted = fs.using - IntervalSet.of_points(seen)
+    # Held and listed in the using range, but left out of the count by the era's rules.
+    skipped = {a.value: cr for cr in not_counted for a in cr.addresses if a.family == fam}
+    for value in sorted(skipped):
+        if value in uncounted:
+            deltas.append({"delta": "-1", "ip": format_ip(fam, value),
+                           "object": str(skipped[value].ref),
+                           "reason": f"held but not counted by the {era} rules",
+                           "legitimate": True})
+    uncounted = uncounted - IntervalSet.of_points(skipped)
     for value in uncounted.lowest(64):
         claims = model.claims_at(s.name, Address(fam, value))
         who = ", ".join(str(c.ref) for c in claims if c.role == "owner")

@@ -31,6 +31,9 @@ EXTERNAL_GW_CONFIGMAP = "ovn-external-gw-config"
 KUBE_OVN_CONFIGMAPS = (EXTERNAL_GW_CONFIGMAP, "ovn-vpc-nat-config", "ovn-vpc-nat-gw-config")
 # Deployment and leader-election Lease of the controller, both in Kube-OVN's namespace.
 CONTROLLER = "kube-ovn-controller"
+# The recommended version label; the kube-ovn-v2 chart sets it to the app version
+# (charts/kube-ovn-v2/templates/_helpers.tpl).
+VERSION_LABEL = "app.kubernetes.io/version"
 LEGACY_EXTERNAL_SWITCH = "ovn-external"
 INTERCONNECT_SWITCH = "ts"
 
