@@ -133,6 +133,30 @@ def test_leak_names_its_former_owner_from_the_controller_log(tmp_path: Path) -> 
     assert "ipt-eip-2" in leak.evidence["former_owner"]
 
 
+def test_pending_static_ip_pod_is_the_leaks_victim_not_its_owner(tmp_path: Path) -> None:
+    # Issue 11 item 6: "my static-IP pod won't start". 10.0.0.7 is held under a leaked key;
+    # the pod asking for it gets ErrConflict and stays Pending.
+    c = Cluster()
+    c.subnet("net1", "10.0.0.0/24", using=["10.0.0.2", "10.0.0.7"])
+    c.pod("live", "ns1", "10.0.0.2", "net1")
+    c.pod("static-web", "ns1", "10.0.0.7", "net1", allocated=False, phase="Pending")
+    (leak,) = found(c, tmp_path, "leaked-ip")
+    assert str(leak.ip) == "10.0.0.7" and "blocks Pod ns1/static-web" in leak.message
+    assert [b["name"] for b in leak.evidence["blocked_requests"]] == ["static-web"]
+    assert leak.evidence["confirmed"] is False  # one scan: it could be an allocation in flight
+
+
+def test_pending_static_ip_pod_negative_controls(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("net1", "10.0.0.0/24", using=["10.0.0.2"])
+    # Its address is free (not in use): a request waiting to be served, not a victim.
+    c.pod("waiting", "ns1", "10.0.0.8", "net1", allocated=False, phase="Pending")
+    # Its address is a live pod's: a conflict with an owner, not a leak.
+    c.pod("live", "ns1", "10.0.0.2", "net1")
+    c.pod("copycat", "ns1", "10.0.0.2", "net1", allocated=False, phase="Pending")
+    assert found(c, tmp_path, "leaked-ip") == []
+
+
 # -- phantom-v6-restore -----------------------------------------------------
 
 

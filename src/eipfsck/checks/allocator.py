@@ -60,7 +60,9 @@ def leaks(model: Model) -> Iterator[Finding]:
             if fs.using is None or _inconsistencies(fs):
                 continue
             gateways = IntervalSet.of_points([fs.gateway] if fs.gateway is not None else [])
-            candidates = fs.using - fs.excluded - gateways - model.space(s.name, fam).claimed
+            blocked = _blocked_requests(model, s, fs)
+            claimed = model.space(s.name, fam).claimed - IntervalSet.of_points(blocked)
+            candidates = fs.using - fs.excluded - gateways - claimed
             if not candidates:
                 continue
             owners = _phantom_owners(model, s, fs)
@@ -70,7 +72,33 @@ def leaks(model: Model) -> Iterator[Finding]:
                 for owner, value, how in pairs:
                     yield _phantom(model, s, fs, owner, value, how, ambiguous)
                 candidates = candidates - IntervalSet.of_points([v for _, v, _ in pairs])
-            yield from _leaked(model, s, fs, candidates, searched, ambiguous)
+            yield from _leaked(model, s, fs, candidates, searched, ambiguous, blocked)
+
+
+def _blocked_requests(model: Model, s: SubnetInfo, fs: FamilySpace) -> dict[int, list[Claim]]:
+    """Addresses in use that only a Pending pod's static ip_address asks for. The controller
+    allocates a static IP with GetStaticAddress before it marks the pod allocated; when the
+    address is already held under another key it answers ErrConflict (pkg/ipam) and the pod
+    never starts. So the request does not own the address: it is the leak's victim, and it
+    does not hide the leak. (An allocation in flight looks the same in one scan; that is
+    why a leak needs two observations before repair acts.)"""
+    if fs.using is None:
+        return {}
+    space = model.space(s.name, fs.family)
+    out: dict[int, list[Claim]] = {}
+    for value, claims in space.by_address.items():
+        if value not in fs.using:
+            continue
+        if claims and all(_pending_request(model, c) for c in claims):
+            out[value] = claims
+    return out
+
+
+def _pending_request(model: Model, c: Claim) -> bool:
+    if c.role != "inflight" or c.ref.kind != "Pod":
+        return False
+    pod = model.inventory.pods.get((c.ref.namespace or "", c.ref.name))
+    return pod is not None and pod.phase in ("", "Pending")
 
 
 def _pair_phantoms(model: Model, s: SubnetInfo, fs: FamilySpace, candidates: IntervalSet,
@@ -155,7 +183,8 @@ def _log_evidence(model: Model, s: SubnetInfo, addr: Address) -> dict[str, Any]:
 
 
 def _leaked(model: Model, s: SubnetInfo, fs: FamilySpace, leaked: IntervalSet,
-            searched: list[str], ambiguous: str = "") -> Iterator[Finding]:
+            searched: list[str], ambiguous: str = "",
+            blocked: dict[int, list[Claim]] | None = None) -> Iterator[Finding]:
     assert fs.using is not None
     fld = f"status.{STATUS_FIELDS[fs.family]['using']}"
     listed = leaked.lowest(model.policy.max_listed)
@@ -173,6 +202,12 @@ def _leaked(model: Model, s: SubnetInfo, fs: FamilySpace, leaked: IntervalSet,
         message = f"{addr} is in {s.name}'s using range but no object owns it"
         if "ipam_key" in evidence:
             message += f" (IPAM key {evidence['ipam_key']!r} from the controller log)"
+        victims = (blocked or {}).get(value, [])
+        if victims:
+            evidence["blocked_requests"] = [claim_json(c) for c in victims]
+            message += ("; it blocks " + ", ".join(str(c.ref) for c in victims)
+                        + ", Pending with this static ip_address (the allocator answers "
+                        "ErrConflict)")
         yield Finding("leaked-ip", "error", message, s.name, fs.family, addr, (s.ref,), evidence)
     rest = leaked - IntervalSet.of_points(listed)
     if rest:
