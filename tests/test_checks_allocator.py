@@ -96,6 +96,22 @@ def test_claim_of_another_subnet_does_not_hide_a_leak_in_an_overlapping_one(
     assert [(f.subnet, str(f.ip)) for f in leaks] == [("vpc1-net", "10.0.1.5")]
 
 
+def test_egress_gateway_ips_protect_only_the_gateways_vpc(tmp_path: Path) -> None:
+    # Issue 11 item 7: an egress gateway of vpc1 asks for 10.0.1.9 without naming its
+    # internal subnet (it defaults to vpc1's); vpc2 reuses the CIDR and leaked 10.0.1.9.
+    c = Cluster()
+    c.subnet("vpc1-net", "10.0.1.0/24", using=["10.0.1.9"], vpc="vpc1")
+    c.subnet("vpc2-net", "10.0.1.0/24", using=["10.0.1.9"], vpc="vpc2")
+    c.subnet("ext", "172.30.0.0/24", using=["172.30.0.9"], vpc="vpc2")
+    c.add("vpc-egress-gateways.kubeovn.io", k8s("egw", "ns1", spec={
+        "vpc": "vpc1", "externalSubnet": "ext", "internalIPs": ["10.0.1.9"],
+        "externalIPs": ["172.30.0.9"]}))
+    leaks = found(c, tmp_path, "leaked-ip")
+    # The leak in vpc2 shows; the gateway's own VPC and its named external subnet stay
+    # protected (negative controls).
+    assert [(f.subnet, str(f.ip)) for f in leaks] == [("vpc2-net", "10.0.1.9")]
+
+
 def test_ipv6_slash_64_leak_costs_nothing_and_is_reported(tmp_path: Path) -> None:
     c = Cluster()
     c.subnet("v6", "fd00:20::/64", gateway="fd00:20::1",

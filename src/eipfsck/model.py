@@ -177,8 +177,10 @@ def _index_claims(claims: list[Claim], subnets: dict[str, SubnetInfo],
         target = subnets.get(c.subnet) if c.subnet else None
         names = [c.subnet] if target is not None and a.family in target.families else []
         if target is None or not target.contains(a.family, a.value):
-            # Unknown or wrong subnet: protect the address wherever it lies.
-            names += [s for s in containing(a) if s not in names]
+            # Unknown or wrong subnet: protect the address wherever it lies, in the VPC the
+            # object implies when it implies one (custom VPCs reuse CIDRs).
+            names += [s for s in containing(a) if s not in names
+                      and (c.vpc is None or subnets[s].vpc == c.vpc)]
         for name in names:
             placed[(name, a.family)].setdefault(a.value, []).append(c)
     out: dict[tuple[str, Family], SpaceClaims] = {}

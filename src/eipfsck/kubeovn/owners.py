@@ -39,6 +39,7 @@ class Claim:
     field: str  # where the address was read, for evidence
     restored: bool = True  # whether InitIPAM re-files it at the next leader start
     note: str = ""
+    vpc: str | None = None  # the VPC the object implies, for a claim that names no subnet
 
 
 @dataclass(frozen=True)
@@ -223,8 +224,8 @@ class _Builder:
     # -- helpers ------------------------------------------------------------
 
     def claim(self, addr: Address, subnet: str | None, role: Role, ref: Ref, key: str | None,
-              fld: str, restored: bool = True, note: str = "") -> None:
-        self.inv.claims.append(Claim(addr, subnet, role, ref, key, fld, restored, note))
+              fld: str, restored: bool = True, note: str = "", vpc: str | None = None) -> None:
+        self.inv.claims.append(Claim(addr, subnet, role, ref, key, fld, restored, note, vpc))
 
     def addresses(self, ref: Ref, fld: str, text: Any) -> tuple[Address, ...]:
         if not text:
@@ -535,22 +536,32 @@ class _Builder:
         spec = obj.get("spec") or {}
         ref = _ref("VpcNatGateway", obj)
         subnet = _str(spec.get("subnet"))
+        vpc = _str(spec.get("vpc")) or None
         self.subnet_ref(ref, "spec.subnet", subnet)
         for ext in spec.get("externalSubnets") or []:
             if isinstance(ext, str):
                 self.subnet_ref(ref, "spec.externalSubnets", ext)
         for a in self.addresses(ref, "spec.lanIp", _str(spec.get("lanIp"))):
             self.claim(a, subnet or None, "inflight", ref, None, "spec.lanIp",
-                       note="LAN IP requested for the gateway pod")
+                       note="LAN IP requested for the gateway pod", vpc=vpc)
 
     def egress_gateway(self, obj: dict[str, Any]) -> None:
+        """pkg/controller/vpc_egress_gateway.go: internal IPs come from spec.internalSubnet,
+        else the default subnet of spec.vpc (default: the cluster router); external IPs from
+        spec.externalSubnet. A claim without its subnet protects only the gateway's VPC."""
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
         ref = _ref("VpcEgressGateway", obj)
-        for src, fld in ((spec, "spec.internalIPs"), (spec, "spec.externalIPs"),
-                         (status, "status.internalIPs"), (status, "status.externalIPs")):
+        vpc = _str(spec.get("vpc")) or self.inv.settings.cluster_router
+        internal = _str(spec.get("internalSubnet")) or None
+        external = _str(spec.get("externalSubnet")) or None
+        for src, fld, subnet in ((spec, "spec.internalIPs", internal),
+                                 (spec, "spec.externalIPs", external),
+                                 (status, "status.internalIPs", internal),
+                                 (status, "status.externalIPs", external)):
             for text in src.get(fld.split(".")[1]) or []:
                 for a in self.addresses(ref, fld, text):
-                    self.claim(a, None, "inflight", ref, None, fld)
+                    self.claim(a, subnet, "inflight", ref, None, fld,
+                               vpc=vpc if "internal" in fld else None)
 
     def service(self, obj: dict[str, Any]) -> None:
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
