@@ -46,7 +46,8 @@ def test_every_owner_kind_keeps_an_address_out_of_leaks(tmp_path: Path) -> None:
     owned = [f"10.0.0.{i}" for i in range(2, 14)]
     c.subnet("net1", "10.0.0.0/24", using=owned)
     c.pod("a", "ns1", "10.0.0.2", "net1")  # alive pod
-    c.pod("done", "ns1", "10.0.0.3", "net1", phase="Succeeded", restart="Never")  # stale record
+    c.pod("done", "ns1", "10.0.0.3", "net1", phase="Succeeded", restart="Never",
+          owners=[("VirtualMachineInstance", "vm1")])  # a VM's stale pod (item 8)
     c.pod("req", "ns1", "10.0.0.4", "net1", allocated=False)  # in-flight static request
     c.ip_cr("db-0.ns1", "net1", "10.0.0.5", pod="db-0", ns="ns1", pod_type="StatefulSet")
     c.add("statefulsets.apps", k8s("db", "ns1", spec={"replicas": 1}))
@@ -110,6 +111,21 @@ def test_egress_gateway_ips_protect_only_the_gateways_vpc(tmp_path: Path) -> Non
     # The leak in vpc2 shows; the gateway's own VPC and its named external subnet stay
     # protected (negative controls).
     assert [(f.subnet, str(f.ip)) for f in leaks] == [("vpc2-net", "10.0.1.9")]
+
+
+def test_completed_pod_keeps_nothing(tmp_path: Path) -> None:
+    # Issue 11 item 8: a Job pod completed and its address was released (pod.go); the
+    # address was handed out again and leaked. The Job pod's leftover annotation must not
+    # hide that leak.
+    c = Cluster()
+    c.subnet("net1", "10.0.0.0/24", using=["10.0.0.5", "10.0.0.6", "10.0.0.7"])
+    c.pod("job-x", "ns1", "10.0.0.5", "net1", phase="Succeeded", restart="Never")
+    # Negative controls: a dead StatefulSet pod and a dead VM pod keep their addresses.
+    c.pod("db-0", "ns1", "10.0.0.6", "net1", phase="Failed", restart="Never",
+          owners=[("StatefulSet", "db")])
+    c.pod("virt-launcher-vm1-x", "ns1", "10.0.0.7", "net1", phase="Succeeded",
+          restart="Never", owners=[("VirtualMachineInstance", "vm1")])
+    assert ips(found(c, tmp_path, "leaked-ip")) == ["10.0.0.5"]
 
 
 def test_ipv6_slash_64_leak_costs_nothing_and_is_reported(tmp_path: Path) -> None:

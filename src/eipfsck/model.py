@@ -30,7 +30,7 @@ from eipfsck.kubeovn.names import (
     settings_from_args,
 )
 from eipfsck.kubeovn.northbound import NbRef, NbView, map_northbound
-from eipfsck.kubeovn.owners import Claim, Inventory, build_inventory
+from eipfsck.kubeovn.owners import PROTECTING_ROLES, Claim, Inventory, build_inventory
 from eipfsck.kubeovn.restore import OneFamilyOwner, one_family_owners
 from eipfsck.kubeovn.subnet import SubnetInfo, SubnetLocator, read_subnet
 from eipfsck.snapshot import Snapshot
@@ -51,7 +51,7 @@ class Policy:
 class SpaceClaims:
     by_address: dict[int, list[Claim]] = field(default_factory=dict)
     owned: IntervalSet = field(default_factory=IntervalSet)  # role "owner"
-    claimed: IntervalSet = field(default_factory=IntervalSet)  # any role
+    claimed: IntervalSet = field(default_factory=IntervalSet)  # a role that protects it
 
 
 @dataclass
@@ -186,8 +186,10 @@ def _index_claims(claims: list[Claim], subnets: dict[str, SubnetInfo],
     out: dict[tuple[str, Family], SpaceClaims] = {}
     for key, by_addr in placed.items():
         owned = [v for v, cs in by_addr.items() if any(c.role == "owner" for c in cs)]
+        claimed = [v for v, cs in by_addr.items() if any(c.role in PROTECTING_ROLES
+                                                         for c in cs)]
         out[key] = SpaceClaims(by_addr, IntervalSet.of_points(owned),
-                               IntervalSet.of_points(by_addr))
+                               IntervalSet.of_points(claimed))
     return out
 
 

@@ -10,7 +10,7 @@ from eipfsck.checks.finding import Finding, claim_json
 from eipfsck.intervals import IntervalSet
 from eipfsck.kubeovn import names as n
 from eipfsck.kubeovn.counting import CountIndex, count_eras, ip_cr_rules
-from eipfsck.kubeovn.owners import AddrCR, Claim
+from eipfsck.kubeovn.owners import PROTECTING_ROLES, AddrCR, Claim
 from eipfsck.kubeovn.restore import OneFamilyOwner
 from eipfsck.kubeovn.status import STATUS_FIELDS, format_ranges
 from eipfsck.kubeovn.subnet import FamilySpace, SubnetInfo
@@ -89,8 +89,9 @@ def _blocked_requests(model: Model, s: SubnetInfo, fs: FamilySpace) -> dict[int,
     for value, claims in space.by_address.items():
         if value not in fs.using:
             continue
-        if claims and all(_pending_request(model, c) for c in claims):
-            out[value] = claims
+        protecting = [c for c in claims if c.role in PROTECTING_ROLES]
+        if protecting and all(_pending_request(model, c) for c in protecting):
+            out[value] = protecting
     return out
 
 

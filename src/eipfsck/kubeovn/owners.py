@@ -6,8 +6,11 @@ a role, because not every mention of an IP is an allocation:
 - owner: an allocation the controller holds, or re-files at its next start;
 - record: an IP CR whose owner is gone; it is no allocation, but it still keeps its
   IP out of leaked-ip and takes part in double-claim and the spec checks (§8);
-- stale: a pod that is no longer alive but still carries its annotations; the
-  controller releases such IPs, so they only keep an IP out of leaked-ip;
+- stale: a VM's pod that is no longer alive but still carries its annotations; it only
+  keeps an IP out of leaked-ip (the VM's IP CR is what holds it);
+- released: a pod that is no longer alive and neither a StatefulSet's nor a VM's: the
+  controller released its IP when it completed (pkg/controller/pod.go, handleUpdatePod
+  queues the delete), so its leftover annotation keeps nothing;
 - inflight: a request (a static IP not yet allocated, a CR without status);
 - external: an address Kubernetes uses that Kube-OVN does not allocate (LB ingress).
 """
@@ -25,7 +28,10 @@ from eipfsck.kubeovn.refs import Ref
 from eipfsck.kubeovn.subnet import SubnetInfo
 from eipfsck.snapshot import Snapshot, parse_time
 
-Role = Literal["owner", "record", "stale", "inflight", "external"]
+Role = Literal["owner", "record", "stale", "released", "inflight", "external"]
+# Roles whose claim keeps an address out of leaked-ip.
+PROTECTING_ROLES: frozenset[str] = frozenset({"owner", "record", "stale", "inflight",
+                                              "external"})
 OwnerState = Literal["present", "missing", "unknown"]
 
 
@@ -344,7 +350,8 @@ class _Builder:
             nics.append(nic)
             if host_network:
                 continue
-            role: Role = "owner" if (alive or sts) else "stale"
+            vm_pod = any(o.get("kind") == "VirtualMachineInstance" for o in _owner_refs(obj))
+            role: Role = "owner" if (alive or sts) else "stale" if vm_pod else "released"
             note = "" if role == "owner" else f"pod not alive ({why}); the controller releases it"
             for a in addrs:
                 self.claim(a, subnet, role, ref, f"{ns}/{identity}", fld, note=note)
