@@ -234,3 +234,34 @@ def test_typed_vip_without_namespace_owns_its_port(tmp_path: Path) -> None:
              c.lsp("gone-vip.", "net1", ["00:00:00:00:03:07 10.0.0.7"]))    # no Vip at all
     assert rows(found(c, tmp_path, "orphan-nb-lsp")) == ["gone-vip.", "plain-vip."]
     assert found(c, tmp_path, "nb-address-drift") == []
+
+
+def _lb_cluster(version: str) -> Cluster:
+    """Issue 11 item 9: Load_Balancer rows as a v1.14 controller writes them: no vendor."""
+    c = _nat_cluster()
+    c.version = version
+    c.ovn_eip("eip-dnat", "172.30.0.12")
+    c.add("ovn-dnat-rules.kubeovn.io", k8s("dnat-ssh", spec={"ovnEip": "eip-dnat"}, status={
+        "vpc": "vpc1", "v4Eip": "172.30.0.12", "externalPort": "2222", "internalPort": "22"}))
+    dnat = c.nb_row("Load_Balancer", name="dnat-ssh", protocol="tcp", external_ids={},
+                    vips={"172.30.0.12:2222": "10.10.0.10:22"})
+    gone = c.nb_row("Load_Balancer", name="dnat-gone", protocol="tcp", external_ids={},
+                    vips={"172.30.0.14:80": "10.10.0.10:8080"})   # its OvnDnatRule is gone
+    c.router("vpc1", lbs=[dnat, gone])
+    c.objects["switch-lb-rules.kubeovn.io"] = []  # captured, none: no SLR explains a VIP
+    # Named as Kube-OVN names a VPC's load balancer, attached to no router here.
+    c.nb_row("Load_Balancer", name="vpc-vpc1-tcp-load", protocol="tcp", external_ids={},
+             vips={"172.30.0.15:443": "10.10.0.11:443"})
+    # Negative control: another system's load balancer, not on a Kube-OVN router.
+    c.nb_row("Load_Balancer", name="metallb-lb", protocol="tcp", external_ids={},
+             vips={"172.30.0.16:80": "10.10.0.12:80"})
+    return c
+
+
+def test_lb_without_vendor_is_recognised_by_name_before_v1_15(tmp_path: Path) -> None:
+    for i, version in enumerate(("v1.14.41", "")):
+        fs = found(_lb_cluster(version), tmp_path / str(i), "orphan-nb-lb")
+        assert sorted(f.evidence["columns"]["vip"] for f in fs) == [
+            "172.30.0.14:80", "172.30.0.15:443"], version
+    # From v1.15 every Kube-OVN load balancer carries the vendor: these are not ours.
+    assert found(_lb_cluster("v1.15.0"), tmp_path / "v15", "orphan-nb-lb") == []

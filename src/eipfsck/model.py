@@ -29,7 +29,7 @@ from eipfsck.kubeovn.names import (
     parse_version,
     settings_from_args,
 )
-from eipfsck.kubeovn.northbound import NbRef, NbView, map_northbound
+from eipfsck.kubeovn.northbound import NbRef, NbView, map_northbound, nb_version
 from eipfsck.kubeovn.owners import PROTECTING_ROLES, Claim, Inventory, build_inventory
 from eipfsck.kubeovn.restore import OneFamilyOwner, one_family_owners
 from eipfsck.kubeovn.subnet import SubnetInfo, SubnetLocator, read_subnet
@@ -203,8 +203,12 @@ def build_model(snap: Snapshot, settings: Settings | None = None,
         subnets[info.name] = info
     locator = SubnetLocator(subnets.values())
     inventory = build_inventory(snap, subnets, settings)
-    nb = map_northbound(snap, inventory, subnets, locator) if snap.nb is not None else None
-    version, source = detect_version(snap, nb, settings.namespace)
+    # The version decides how NB rows are read (Load_Balancer rows carry no vendor before
+    # v1.15), and NB_Global is where v1.15+ records it: read that first.
+    nb_global = NbView(version=nb_version(snap)) if snap.nb is not None else None
+    version, source = detect_version(snap, nb_global, settings.namespace)
+    nb = map_northbound(snap, inventory, subnets, locator, version) \
+        if snap.nb is not None else None
     nb_by_address: dict[Address, list[NbRef]] = defaultdict(list)
     for ref in nb.refs if nb else []:
         nb_by_address[ref.address].append(ref)

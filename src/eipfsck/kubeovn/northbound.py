@@ -9,11 +9,13 @@ indexed, so findings can name the NB rows seen for an IP.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from eipfsck.addresses import Address, parse_cidr, parse_interface_address, try_parse_ip
 from eipfsck.kubeovn import names as n
+from eipfsck.kubeovn.names import Version
 from eipfsck.kubeovn.owners import AddrCR, Inventory, NatRule, PodInfo
 from eipfsck.kubeovn.refs import Ref
 from eipfsck.kubeovn.subnet import SubnetInfo, SubnetLocator
@@ -98,8 +100,12 @@ def _ip_or_cidr(text: Any) -> tuple[Address | None, str]:
 
 class _Mapper:
     def __init__(self, snap: Snapshot, inv: Inventory, subnets: dict[str, SubnetInfo],
-                 locator: SubnetLocator) -> None:
+                 locator: SubnetLocator, version: Version | None = None) -> None:
         self.snap, self.inv, self.subnets, self.locator = snap, inv, subnets, locator
+        self.version = version
+        self.vpc_lb_names = {v for o in snap.items("vpcs.kubeovn.io")
+                             for k, v in (o.get("status") or {}).items()
+                             if k.endswith("LoadBalancer") and isinstance(v, str) and v}
         self.view = NbView()
         self.ls_of: dict[str, str] = {}
         for ls in snap.nb_rows("Logical_Switch"):
@@ -408,7 +414,7 @@ class _Mapper:
                 continue
             ref = self.ref("Load_Balancer", row, f"{name} {vip_text}")
             self.index(ref, container, (addr,))
-            if ext.get("vendor") != "kube-ovn":
+            if not self.kube_ovn_lb(name, ext, routers):
                 continue
             if not self.locator.containing(addr.family, addr.value):
                 continue
@@ -421,6 +427,22 @@ class _Mapper:
                         f"on load balancer {name}",
                         columns={"load_balancer": name, "vip": vip_text, "backends": backends,
                                  "routers": routers})
+
+    def kube_ovn_lb(self, name: str, ext: dict[str, Any], routers: list[str]) -> bool:
+        """Whether a load balancer is provably Kube-OVN's. From v1.15.0 (#6001) every one
+        carries external_ids:vendor=kube-ovn; before, none does
+        (pkg/ovs/ovn-nb-load_balancer.go `CreateLoadBalancer` at v1.14.41), and its name
+        says it: the cluster router's `cluster-<proto>[-session]-loadbalancer`
+        (pkg/controller/config.go flags), a VPC's `vpc-<vpc>-<proto>[-sess]-load`
+        (pkg/controller/vpc.go `GenVpcLoadBalancer`, recorded in Vpc status), or an
+        OvnDnatRule's own name, attached to its VPC's router (pkg/controller/ovn_dnat.go
+        `AddDnatRule`)."""
+        if ext.get("vendor") == "kube-ovn":
+            return True
+        if self.version is not None and self.version.at_least(1, 15):
+            return False
+        return bool(_KUBE_OVN_LB.fullmatch(name) or name in self.vpc_lb_names
+                    or any(r in self.kube_ovn_routers for r in routers))
 
     def lb_vip_owned(self, lb_name: str, addr: Address, port: str) -> bool:
         inv = self.inv
@@ -443,6 +465,10 @@ class _Mapper:
                     and lb_name.startswith(("cluster-", "vpc-")))
 
 
+_KUBE_OVN_LB = re.compile(r"cluster-(tcp|udp|sctp)(-session)?-loadbalancer"
+                         r"|vpc-.+-(tcp|udp|sctp)(-sess)?-load")
+
+
 def _split_host_port(text: str) -> tuple[str, str]:
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
@@ -454,8 +480,8 @@ def _split_host_port(text: str) -> tuple[str, str]:
 
 
 def map_northbound(snap: Snapshot, inv: Inventory, subnets: dict[str, SubnetInfo],
-                   locator: SubnetLocator) -> NbView:
-    m = _Mapper(snap, inv, subnets, locator)
+                   locator: SubnetLocator, version: Version | None = None) -> NbView:
+    m = _Mapper(snap, inv, subnets, locator, version)
     for row in snap.nb_rows("Logical_Switch_Port"):
         m.lsp(row)
     for row in snap.nb_rows("Logical_Router_Port"):
