@@ -47,6 +47,25 @@ def test_ipv4_only_static_form() -> None:
     assert {k: v.key for k, v in out.items()} == {("s", parse_ip("10.0.0.5")): "ns1/web-0"}
 
 
+def test_static_ip_line_names_its_key() -> None:
+    # Issue 11 item 10: GetStaticAddress logs each requested address on its own line
+    # (pkg/ipam/ipam.go, v1.14.35+, v1.15.7+, v1.16), the mac possibly empty.
+    lines = [
+        "I0822 10:00:00.000000       1 ipam.go:97] allocate static ip 10.10.0.13, mac "
+        "00:00:00:cc:00:0d for vip-b from subnet vpc1-net1",
+        "I0822 10:00:00.000001       1 ipam.go:97] allocate static ip fd00:10:10::d, mac  "
+        "for vip-b from subnet vpc1-net1",
+        # negative controls: the request line and the failure carry no allocation
+        "I0822 10:00:00.000002       1 ipam.go:80] allocating static ip 10.10.0.14 from "
+        "subnet vpc1-net1",
+        "E0822 10:00:00.000003       1 ipam.go:90] failed to allocate static ip 10.10.0.15 "
+        "for ns1/web-0",
+    ]
+    out = parse_allocations(lines, "f")
+    assert {(k[0], str(k[1])): v.key for k, v in out.items()} == {
+        ("vpc1-net1", "10.10.0.13"): "vip-b", ("vpc1-net1", "fd00:10:10::d"): "vip-b"}
+
+
 def test_ipv6_only_form_is_canonical() -> None:
     line = ("I0822 10:00:00.000000       1 ipam.go:92] allocate v6 FD00:20::0005, "
             "mac 00:00:00:aa:bb:cc for ns1/web-1 from subnet s6")

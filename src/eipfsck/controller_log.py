@@ -2,8 +2,10 @@
 
 The allocator logs every allocation with the IPAM key it files the address under
 (pkg/ipam/ipam.go): "allocate v4 A, v6 B, mac M for KEY from subnet S", with
-IPv4-only and IPv6-only variants and an "from ippool P in subnet S" form. The last
-such line for a leaked address names the key that still holds it (§8 C01).
+IPv4-only and IPv6-only variants and an "from ippool P in subnet S" form, and, for each
+statically requested address (GetStaticAddress, v1.14.35+, v1.15.7+, v1.16), "allocate
+static ip A, mac M for KEY from subnet S". The last such line for a leaked address names
+the key that still holds it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from eipfsck.errors import InputError, UsageError
 _ALLOCATE = re.compile(
     r"allocate (?:v4 (?P<v4>[^,\s]*),\s*)?(?:v6 (?P<v6>[^,\s]*),\s*)?mac (?P<mac>\S*) "
     r"for (?P<key>\S+) from (?:ippool \S+ in )?subnet (?P<subnet>\S+)"
+)
+_STATIC = re.compile(
+    r"allocate static ip (?P<ip>[^,\s]+), mac (?P<mac>\S*) for (?P<key>\S+) "
+    r"from subnet (?P<subnet>\S+)"
 )
 _KLOG_TIME = re.compile(r"^[IWEF](\d{4} \d\d:\d\d:\d\d\.\d+)")
 
@@ -38,11 +44,12 @@ def parse_allocations(lines: list[str], source: str) -> dict[tuple[str, Address]
     for no, line in enumerate(lines, start=1):
         if "allocate " not in line:
             continue
-        m = _ALLOCATE.search(line)
+        m = _ALLOCATE.search(line) or _STATIC.search(line)
         if m is None:
             continue
         t = _KLOG_TIME.match(line)
-        for group in ("v4", "v6"):
+        groups = ("ip",) if m.re is _STATIC else ("v4", "v6")
+        for group in groups:
             for part in (m.group(group) or "").split(","):
                 addr = try_parse_ip(part)
                 if addr is not None:
