@@ -265,3 +265,40 @@ def test_lb_without_vendor_is_recognised_by_name_before_v1_15(tmp_path: Path) ->
             "172.30.0.14:80", "172.30.0.15:443"], version
     # From v1.15 every Kube-OVN load balancer carries the vendor: these are not ours.
     assert found(_lb_cluster("v1.15.0"), tmp_path / "v15", "orphan-nb-lb") == []
+
+
+def _gateway_in(c: Cluster, cm_namespace: str, flag: str | None) -> None:
+    c.subnet("external", "172.30.0.0/24", using=[], vlan="vlan0")
+    c.add("configmaps", k8s("ovn-external-gw-config", cm_namespace,
+                            data={"enable-external-gw": "true", "nic-ip": "172.30.0.254/24"}))
+    args = ["/kube-ovn/start-controller.sh"] + ([flag] if flag else [])
+    c.add("deployments.apps", k8s("kube-ovn-controller", "kube-system", spec={"template": {
+        "spec": {"containers": [{"name": "kube-ovn-controller", "image": "kube-ovn:v1.14.10",
+                                 "args": args}]}}}))
+    c.router("ovn-cluster", [c.lrp("ovn-cluster-external", "ovn-cluster", ["172.30.0.254/24"])])
+
+
+def test_external_gateway_config_namespace_flag(tmp_path: Path) -> None:
+    # Issue 11 item 11: --external-gateway-config-ns says where ovn-external-gw-config is.
+    c = Cluster()
+    _gateway_in(c, "ovn-system", "--external-gateway-config-ns=ovn-system")
+    assert found(c, tmp_path / "1", "orphan-nb-lrp") == []
+    # Negative control: the flag names another namespace than the ConfigMap's.
+    c = Cluster()
+    _gateway_in(c, "kube-system", "--external-gateway-config-ns=ovn-system")
+    assert rows(found(c, tmp_path / "2", "orphan-nb-lrp")) == ["ovn-cluster-external"]
+
+
+def test_v1_12_1_snat_status_field_is_read(tmp_path: Path) -> None:
+    # Issue 11 item 11: v1.12.0-v1.12.1 wrote OvnSnatRule status.v4ipCidr.
+    c = Cluster(version="v1.12.1")
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.11"])
+    c.subnet("vpc1-net1", "10.10.0.0/24", using=[], vpc="vpc1")
+    c.ovn_eip("eip-snat", "172.30.0.11")
+    c.add("ovn-snat-rules.kubeovn.io", k8s("snat", spec={"ovnEip": "eip-snat"}, status={
+        "vpc": "vpc1", "v4Eip": "172.30.0.11", "v4ipCidr": "10.10.0.0/24"}))
+    c.add("ovn-fips.kubeovn.io", k8s("unused", spec={"ovnEip": "x"}, status={}))
+    c.router("vpc1", nat=[c.nat("snat", "172.30.0.11", "10.10.0.0/24"),
+                          c.nat("snat", "172.30.0.11", "10.10.9.0/24")])  # negative control
+    assert [f.subjects[0].name for f in found(c, tmp_path, "orphan-nb-nat")] == [
+        "snat 172.30.0.11 -> 10.10.9.0/24"]

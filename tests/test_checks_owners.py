@@ -302,3 +302,19 @@ def test_lsp_eip_must_be_named_after_a_node(tmp_path: Path) -> None:
     c.ovn_eip("node1", "172.30.0.5", typ="lsp")
     c.ovn_eip("my-eip", "172.30.0.6", typ="lsp")
     assert [f.subjects[0].name for f in found(c, tmp_path, "lsp-eip-not-node")] == ["my-eip"]
+
+
+def test_iptables_rule_status_v6ip_is_read(tmp_path: Path) -> None:
+    # Issue 11 item 11: Iptables*Rule status carries v6ip too.
+    c = Cluster()
+    c.subnet("ovn-vpc-external-network", "172.31.0.0/24,fd00:31::/120",
+             gateway="172.31.0.1,fd00:31::1", using=["172.31.0.5", "fd00:31::5"])
+    c.add("iptables-eips.kubeovn.io", k8s("ipt-eip", labels={
+        "ovn.kubernetes.io/subnet": "ovn-vpc-external-network"},
+        spec={"v4ip": "172.31.0.5", "v6ip": "fd00:31::5"}, status={"ip": "172.31.0.5"}))
+    c.add("iptables-fip-rules.kubeovn.io", k8s("fip-moved", spec={"eip": "ipt-eip"}, status={
+        "v4ip": "172.31.0.5", "v6ip": "fd00:31::9"}))
+    c.add("iptables-fip-rules.kubeovn.io", k8s("fip-ok", spec={"eip": "ipt-eip"}, status={
+        "v4ip": "172.31.0.5", "v6ip": "fd00:31::5"}))                # negative control
+    (f,) = found(c, tmp_path, "dangling-eip-ref")
+    assert f.subjects[0].name == "fip-moved" and "fd00:31::9" in f.message

@@ -148,7 +148,8 @@ def lsp_eips(model: Model) -> Iterator[Finding]:
 
 
 def _eip_ip(rule: NatRule) -> list[Address]:
-    keys = ("v4ip",) if rule.eip_kind == "IptablesEIP" else ("v4Eip", "v6Eip")
+    # Iptables*Rule status: v4ip and v6ip (pkg/apis/kubeovn/v1/iptables-*-rule.go).
+    keys = ("v4ip", "v6ip") if rule.eip_kind == "IptablesEIP" else ("v4Eip", "v6Eip")
     out = []
     for k in keys:
         text = rule.status.get(k)

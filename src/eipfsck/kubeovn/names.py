@@ -169,6 +169,13 @@ class Settings:
     node_switch: str = "join"
     keep_vm_ip: bool = True
     namespace: str = "kube-system"
+    # --external-gateway-config-ns: where ovn-external-gw-config lives (pkg/controller/
+    # config.go, default kube-system); empty means Kube-OVN's namespace.
+    external_gateway_config_ns: str = ""
+
+    @property
+    def gateway_config_namespace(self) -> str:
+        return self.external_gateway_config_ns or self.namespace
 
 
 # kube-ovn-controller flag -> Settings field (cmd/controller, pkg/controller/config.go).
@@ -177,6 +184,7 @@ _CONTROLLER_FLAGS = {
     "--cluster-router": "cluster_router",
     "--node-switch": "node_switch",
     "--keep-vm-ip": "keep_vm_ip",
+    "--external-gateway-config-ns": "external_gateway_config_ns",
 }
 
 

@@ -312,7 +312,8 @@ class _Mapper:
             return
         if lr == inv.settings.cluster_router and ls in (inv.settings.external_gateway_switch,
                                                         n.LEGACY_EXTERNAL_SWITCH):
-            gw = inv.configmaps.get((inv.settings.namespace, n.EXTERNAL_GW_CONFIGMAP))
+            gw = inv.configmaps.get((inv.settings.gateway_config_namespace,
+                                     n.EXTERNAL_GW_CONFIGMAP))
             if gw is not None or not self.snap.has("configmaps"):
                 return  # the default-VPC gateway built from ovn-external-gw-config
         if not self.snap.has("ovn-eips.kubeovn.io"):
@@ -385,7 +386,9 @@ class _Mapper:
 
     def match_nat(self, lr: str, typ: str, ext_ip: Address, logical_text: str) -> NatRule | None:
         want_kind = {"dnat_and_snat": "OvnFip", "snat": "OvnSnatRule"}.get(typ, "")
-        keys = ("v4Ip", "v6Ip") if typ == "dnat_and_snat" else ("v4IpCidr", "v6IpCidr")
+        # v1.12.0-v1.12.1 wrote the OvnSnatRule status field as v4ipCidr (v4IpCidr from v1.12.2).
+        keys = ("v4Ip", "v6Ip") if typ == "dnat_and_snat" \
+            else ("v4IpCidr", "v6IpCidr", "v4ipCidr")
         for rule in self.rules_by_eip.get((want_kind, lr, ext_ip), []):
             # FIP rows may map across families (correction 7): try every pair.
             if any(_ip_or_cidr(rule.status.get(k))[1] == logical_text for k in keys):

@@ -343,7 +343,8 @@ class _Planner:
         s = self.model.settings
         return name in (f"{s.cluster_router}-{s.external_gateway_switch}",
                         f"{s.cluster_router}-{n.LEGACY_EXTERNAL_SWITCH}") \
-            and (self.inv.configmaps.get((s.namespace, n.EXTERNAL_GW_CONFIGMAP)) is not None
+            and (self.inv.configmaps.get((s.gateway_config_namespace, n.EXTERNAL_GW_CONFIGMAP))
+                 is not None
                  or not self.snap.has("configmaps"))
 
     def orphan_lsp(self, f: Finding) -> None:
