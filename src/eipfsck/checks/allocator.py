@@ -179,8 +179,15 @@ def _log_evidence(model: Model, s: SubnetInfo, addr: Address) -> dict[str, Any]:
     alloc = model.allocations.get((s.name, addr))
     if alloc is None:
         return {}
-    return {"ipam_key": alloc.key, "former_owner": _former_owner(alloc.key),
-            "controller_log": {"file": alloc.source, "line": alloc.line_no, "time": alloc.time}}
+    out: dict[str, Any] = {
+        "ipam_key": alloc.key, "former_owner": _former_owner(alloc.key),
+        "controller_log": {"file": alloc.source, "line": alloc.line_no, "time": alloc.time}}
+    if alloc.kind:
+        # Its delete handler logged the kind: "handle delete iptables eip KEY" and the like.
+        out["former_kind"] = alloc.kind
+        out["former_owner"] = f"{alloc.kind} {alloc.key}" + (
+            f" (its delete handler ran: log line {alloc.kind_line})" if alloc.kind_line else "")
+    return out
 
 
 def _leaked(model: Model, s: SubnetInfo, fs: FamilySpace, leaked: IntervalSet,

@@ -504,7 +504,8 @@ class _Planner:
         rest = []
         for f in leaks:
             key = f.evidence.get("ipam_key")
-            kind = self.former_kind(key, f.subnet) if isinstance(key, str) and f.subnet \
+            kind = self.former_kind(key, f.subnet, f.evidence.get("former_kind")) \
+                if isinstance(key, str) and f.subnet \
                 else None
             if kind is None:
                 rest.append(f)
@@ -525,15 +526,20 @@ class _Planner:
                      "entry (key from the controller log)", addrs)
         return rest
 
-    def former_kind(self, key: str, subnet: str) -> str | None:
+    def former_kind(self, key: str, subnet: str, logged: Any = None) -> str | None:
         """The kind the leak's IPAM key most likely had. The log names a key, not a kind, so
         the evidence is indirect: a NAT rule naming the key, a virtual port of that name,
         the subnet's role. An IptablesEIP is never re-created (its path execs into a NAT
         gateway pod, §9 step 6); a wrong guess is caught at apply, where no status comes."""
-        if "/" in key or key.startswith(("node-", "u2o-interconnection.", "mcast-querier.")):
+        if "/" in key:
             return None
         if key in self.inv.vips or key in self.inv.ovn_eips or key in self.inv.iptables_eips:
             return None  # it exists, so it would own the IP: not a leak to resurrect
+        if isinstance(logged, str) and logged:
+            # The controller log's delete-handler line names the kind (issue 15 item 7).
+            return logged if logged in RESURRECTABLE else None
+        if key.startswith(("node-", "u2o-interconnection.", "mcast-querier.")):
+            return None
         named_by = {r.eip_kind for r in self.inv.nat_rules if r.eip == key}
         if len(named_by) == 1:
             kind = named_by.pop()
