@@ -413,7 +413,7 @@ def test_stale_count_against_the_object_recount(tmp_path: Path) -> None:
 
 
 def test_count_delta_explained_only_by_excluded_owner_is_legitimate(tmp_path: Path) -> None:
-    # real-world-shapes.md: an EIP inside excludeIps is held, counted, invisible.
+    # An EIP inside excludeIps is held, counted, invisible (seen on real clusters).
     c = Cluster()
     c.subnet("ext", "172.30.0.0/24", exclude=["172.30.0.1", "172.30.0.200..172.30.0.254"],
              using=[], count=1)
@@ -433,7 +433,7 @@ def test_count_delta_with_anomalies_lists_them(tmp_path: Path) -> None:
 
 
 def test_counts_equal_to_the_range_hide_cancelling_anomalies(tmp_path: Path) -> None:
-    # kube-ovn-model.md §10 vpc1-net1: a heuristic only; the other checks still fire.
+    # examples/leaky-cluster vpc1-net1: a heuristic only; the other checks still fire.
     c = Cluster()
     c.subnet("net1", "10.0.0.0/28", using=["10.0.0.2", "10.0.0.3"], count=2)
     c.ip_cr("a.ns1", "net1", "10.0.0.2", pod="a", ns="ns1")

@@ -20,7 +20,7 @@ Needs = Literal["k8s", "nb", "exec"]
 @dataclass(frozen=True)
 class CheckSpec:
     id: str
-    cls: str  # the class in kube-ovn-model.md §8
+    cls: str  # the check class (C01…C19), as listed in docs/checks.md
     severity: Severity
     title: str
     explanation: str

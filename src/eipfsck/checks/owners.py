@@ -340,7 +340,8 @@ def _mac_collisions(model: Model) -> Iterator[Finding]:
     for cr in inv.addr_crs():
         if cr.mac and cr.addresses:
             # A Vip taken over by a pod shares the pod's MAC by design; the restart skips
-            # the Vip and keeps the pod, which is what heals it (correction 4).
+            # the Vip and keeps the pod, which is what heals it (pkg/controller/init.go
+            # restores pods before Vips).
             if cr.ref.kind == "Vip" and cr.reserved_by in inv.live_ports:
                 continue
             by_mac[(cr.subnet, cr.mac.lower())].setdefault(cr.ref.name, cr.ref)

@@ -1,6 +1,7 @@
 """Kube-OVN's names: labels, annotations, finalizers, defaults and naming rules.
 
-Sources are cited as in kube-ovn-model.md (pkg/util/const.go, pkg/ovs/util.go).
+Sources: Kube-OVN's pkg/util/const.go (labels, annotations, finalizers, names) and
+pkg/ovs/util.go (port names).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Mapping OVN northbound rows back to their Kubernetes owners (kube-ovn-model.md §4.6).
+"""Mapping OVN northbound rows back to their Kubernetes owners (docs/design-notes.md, NB mapping).
 
 Each row Kube-OVN could have written is classified once: owned (and by whom), an
 orphan, or carrying another address than its owner (drift). Rows that are not
 provably Kube-OVN's are left alone: touching another system's rows is how other
-tools hurt their users (prior-art.md §3.6). Every address a row carries is also
+tools hurt their users. Every address a row carries is also
 indexed, so findings can name the NB rows seen for an IP.
 """
 
@@ -390,7 +390,7 @@ class _Mapper:
         keys = ("v4Ip", "v6Ip") if typ == "dnat_and_snat" \
             else ("v4IpCidr", "v6IpCidr", "v4ipCidr")
         for rule in self.rules_by_eip.get((want_kind, lr, ext_ip), []):
-            # FIP rows may map across families (correction 7): try every pair.
+            # FIP rows may map across families (pkg/controller/ovn_fip.go): try every pair.
             if any(_ip_or_cidr(rule.status.get(k))[1] == logical_text for k in keys):
                 return rule
         return None

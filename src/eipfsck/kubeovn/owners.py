@@ -1,11 +1,11 @@
-"""Who claims which IP: every owner kind of kube-ovn-model.md §1, in-flight claims (§8).
+"""Who claims which IP: every owner kind, in-flight claims (docs/design-notes.md, claims).
 
 The result is an Inventory of typed records plus a flat list of Claims. A claim has
 a role, because not every mention of an IP is an allocation:
 
 - owner: an allocation the controller holds, or re-files at its next start;
 - record: an IP CR whose owner is gone; it is no allocation, but it still keeps its
-  IP out of leaked-ip and takes part in double-claim and the spec checks (§8);
+  IP out of leaked-ip and takes part in double-claim and the spec checks;
 - stale: a VM's pod that is no longer alive but still carries its annotations; it only
   keeps an IP out of leaked-ip (the VM's IP CR is what holds it);
 - released: a pod that is no longer alive and neither a StatefulSet's nor a VM's: the
@@ -91,7 +91,7 @@ class IPCRInfo:
     reserved: bool  # label ip_reserved=true: a user's deliberate reservation
     owner: OwnerState
     owner_detail: str
-    live_port: bool  # named after the port of a live pod (correction 2)
+    live_port: bool  # named after the port of a live pod (never deleted: it is that pod's)
     labels: dict[str, str]
     deletion: datetime | None
     finalizers: tuple[str, ...]
