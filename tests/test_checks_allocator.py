@@ -264,22 +264,6 @@ def test_phantom_negative_control_two_families_or_single_stack(tmp_path: Path) -
             if f.check.startswith(("phantom", "leaked"))] == [("leaked-ip", "10.20.0.11")]
 
 
-def test_owner_created_after_the_leader_started_has_no_phantom(tmp_path: Path) -> None:
-    # The current leader's InitIPAM ran at its Lease's acquireTime; a one-family pod created
-    # later got no phantom, so an unowned IPv6 beside it is a leak, not its phantom.
-    for i, (created, check) in enumerate((("2026-11-28T12:00:00Z", "leaked-ip"),
-                                          ("2026-11-27T12:00:00Z", "phantom-ip"))):
-        c = Cluster()
-        _dual(c, ["10.10.0.10", "fd00:10:10::2"])
-        c.add("leases.coordination.k8s.io", k8s("kube-ovn-controller", "kube-system", spec={
-            "holderIdentity": "kube-ovn-controller-x",
-            "acquireTime": "2026-11-28T00:00:00.000000Z"}))
-        c.pod("v4only", "ns1", "10.10.0.10", "dual", creationTimestamp=created,
-              extra_annotations={"ovn.kubernetes.io/ip_family": "ipv4"})
-        assert [(f.check, str(f.ip)) for f in run_checks(c.model(tmp_path / str(i))).findings
-                if f.check.startswith(("phantom", "leaked"))] == [(check, "fd00:10:10::2")]
-
-
 def _half_restored_with_lower_leak(c: Cluster) -> None:
     # vip-a's phantom is ::5; ::2 was handed out later to gone-vip, whose finalizer was
     # stripped: the lowest unowned address is a leak, not the phantom.

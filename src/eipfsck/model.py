@@ -218,5 +218,5 @@ def build_model(snap: Snapshot, settings: Settings | None = None,
         spaces=_index_claims(inventory.claims, subnets, locator),
         nb_by_address=dict(nb_by_address), locator=locator,
         allocations=allocations or {}, policy=policy or Policy(),
-        one_family=one_family_owners(inventory, subnets, snap),
+        one_family=one_family_owners(inventory, subnets),
     )

@@ -16,21 +16,18 @@ leader start files it again. The owners, in InitIPAM's order:
 
 Nodes come last but get their annotation rewritten with both addresses, so theirs is claimed.
 Within one kind the lister's order is not fixed, so pairing inside a kind is by name, a guess
-that the evidence says is one. An owner created after the current leader acquired its Lease
-(spec.acquireTime) was not seen by that leader's InitIPAM, so it has no phantom yet.
+that the evidence says is one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from eipfsck.addresses import Address, Family
 from eipfsck.kubeovn import names as n
 from eipfsck.kubeovn.owners import Inventory
 from eipfsck.kubeovn.refs import Ref
 from eipfsck.kubeovn.subnet import SubnetInfo
-from eipfsck.snapshot import Snapshot, parse_time
 
 _OTHER: dict[Family, Family] = {"ipv4": "ipv6", "ipv6": "ipv4"}
 
@@ -53,32 +50,13 @@ def _dual(subnets: dict[str, SubnetInfo], name: str | None) -> bool:
     return s is not None and "ipv4" in s.families and "ipv6" in s.families
 
 
-def leader_since(snap: Snapshot, namespace: str) -> datetime | None:
-    """When the current leader acquired the Lease, i.e. when its InitIPAM ran."""
-    lease = n.controller_lease(snap.items("leases.coordination.k8s.io"), namespace)
-    return parse_time(((lease or {}).get("spec") or {}).get("acquireTime"))
-
-
-def one_family_owners(inv: Inventory, subnets: dict[str, SubnetInfo],
-                      snap: Snapshot | None = None
+def one_family_owners(inv: Inventory, subnets: dict[str, SubnetInfo]
                       ) -> dict[tuple[str, Family], list[OneFamilyOwner]]:
     """Per (subnet, family of the phantom): the owners that get one, in InitIPAM's order."""
     found: list[OneFamilyOwner] = []
-    since = leader_since(snap, inv.settings.namespace) if snap is not None else None
-    created: dict[tuple[str, str, str], datetime] = {}
-    if since is not None and snap is not None:
-        for kind in ("Pod", "IP", "Vip", "OvnEip", "IptablesEIP"):
-            for obj in snap.items(n.RESOURCE_OF_KIND[kind]):
-                m = obj["metadata"]
-                t = parse_time(m.get("creationTimestamp"))
-                if t is not None:
-                    created[(kind, m.get("namespace") or "", m["name"])] = t
 
     def add(ref: Ref, key: str, subnet: str | None, restored: tuple[Address, ...],
             real: tuple[Address, ...], stage: int, why: str) -> None:
-        born = created.get((ref.kind, ref.namespace or "", ref.name))
-        if since is not None and born is not None and born > since:
-            return  # InitIPAM of the current leader never saw it
         if subnet and _dual(subnets, subnet) and len({a.family for a in restored}) == 1:
             found.append(OneFamilyOwner(ref, key, subnet, restored, real, stage, why))
 
