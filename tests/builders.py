@@ -180,7 +180,8 @@ class Cluster:
 
     def ip_cr(self, name: str, subnet: str, ips: str, *, pod: str = "", ns: str = "",
               pod_type: str = "", labels: dict[str, str] | None = None,
-              owners: list[tuple[str, str]] | None = None, **extra: Any) -> dict[str, Any]:
+              owners: list[tuple[str, str]] | None = None, node: str = "node1",
+              **extra: Any) -> dict[str, Any]:
         v4 = ",".join(i for i in ips.split(",") if ":" not in i)
         v6 = ",".join(i for i in ips.split(",") if ":" in i)
         lab = {"ovn.kubernetes.io/subnet": subnet, subnet: "",
@@ -189,9 +190,17 @@ class Cluster:
         return self.add("ips.kubeovn.io", k8s(name, labels=lab, owners=owners,
                                               finalizers=["kubeovn.io/kube-ovn-controller"],
                                               spec={"podName": pod, "namespace": ns,
+                                                    "nodeName": node,
                                                     "subnet": subnet, "ipAddress": ips,
                                                     "v4IpAddress": v4, "v6IpAddress": v6,
                                                     "podType": pod_type}, **extra))
+
+    def node_ip_cr(self, node: str, subnet: str, ips: str, *, owner_ref: bool = True
+                   ) -> dict[str, Any]:
+        """A node's join-subnet IP CR as createOrUpdateIPCR writes it: named node-<node>,
+        podName = nodeName = <node>, no namespace (v1.14.30+: an ownerReference to the Node)."""
+        return self.ip_cr(f"node-{node}", subnet, ips, pod=node, node=node,
+                          owners=[("Node", node)] if owner_ref else None)
 
     def ovn_eip(self, name: str, ip: str, *, subnet: str = "external", typ: str = "nat",
                 labels: dict[str, str] | None = None, status: dict[str, Any] | None = None,

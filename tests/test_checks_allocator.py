@@ -3,6 +3,7 @@ status-count-mismatch: each with planted cases and negative controls."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from builders import Cluster, k8s
@@ -10,7 +11,8 @@ from builders import Cluster, k8s
 from eipfsck.checks.finding import Finding
 from eipfsck.checks.runner import run_checks
 from eipfsck.controller_log import parse_allocations
-from eipfsck.model import build_model
+from eipfsck.model import Model, build_model
+from eipfsck.repair.plan import Plan, RepairPolicy, build_plan
 from eipfsck.snapshot import load_snapshot
 
 
@@ -44,7 +46,8 @@ def test_every_owner_kind_keeps_an_address_out_of_leaks(tmp_path: Path) -> None:
     owned = [f"10.0.0.{i}" for i in range(2, 14)]
     c.subnet("net1", "10.0.0.0/24", using=owned)
     c.pod("a", "ns1", "10.0.0.2", "net1")  # alive pod
-    c.pod("done", "ns1", "10.0.0.3", "net1", phase="Succeeded", restart="Never")  # stale record
+    c.pod("done", "ns1", "10.0.0.3", "net1", phase="Succeeded", restart="Never",
+          owners=[("VirtualMachineInstance", "vm1")])  # a VM's stale pod (item 8)
     c.pod("req", "ns1", "10.0.0.4", "net1", allocated=False)  # in-flight static request
     c.ip_cr("db-0.ns1", "net1", "10.0.0.5", pod="db-0", ns="ns1", pod_type="StatefulSet")
     c.add("statefulsets.apps", k8s("db", "ns1", spec={"replicas": 1}))
@@ -94,6 +97,37 @@ def test_claim_of_another_subnet_does_not_hide_a_leak_in_an_overlapping_one(
     assert [(f.subnet, str(f.ip)) for f in leaks] == [("vpc1-net", "10.0.1.5")]
 
 
+def test_egress_gateway_ips_protect_only_the_gateways_vpc(tmp_path: Path) -> None:
+    # Issue 11 item 7: an egress gateway of vpc1 asks for 10.0.1.9 without naming its
+    # internal subnet (it defaults to vpc1's); vpc2 reuses the CIDR and leaked 10.0.1.9.
+    c = Cluster()
+    c.subnet("vpc1-net", "10.0.1.0/24", using=["10.0.1.9"], vpc="vpc1")
+    c.subnet("vpc2-net", "10.0.1.0/24", using=["10.0.1.9"], vpc="vpc2")
+    c.subnet("ext", "172.30.0.0/24", using=["172.30.0.9"], vpc="vpc2")
+    c.add("vpc-egress-gateways.kubeovn.io", k8s("egw", "ns1", spec={
+        "vpc": "vpc1", "externalSubnet": "ext", "internalIPs": ["10.0.1.9"],
+        "externalIPs": ["172.30.0.9"]}))
+    leaks = found(c, tmp_path, "leaked-ip")
+    # The leak in vpc2 shows; the gateway's own VPC and its named external subnet stay
+    # protected (negative controls).
+    assert [(f.subnet, str(f.ip)) for f in leaks] == [("vpc2-net", "10.0.1.9")]
+
+
+def test_completed_pod_keeps_nothing(tmp_path: Path) -> None:
+    # Issue 11 item 8: a Job pod completed and its address was released (pod.go); the
+    # address was handed out again and leaked. The Job pod's leftover annotation must not
+    # hide that leak.
+    c = Cluster()
+    c.subnet("net1", "10.0.0.0/24", using=["10.0.0.5", "10.0.0.6", "10.0.0.7"])
+    c.pod("job-x", "ns1", "10.0.0.5", "net1", phase="Succeeded", restart="Never")
+    # Negative controls: a dead StatefulSet pod and a dead VM pod keep their addresses.
+    c.pod("db-0", "ns1", "10.0.0.6", "net1", phase="Failed", restart="Never",
+          owners=[("StatefulSet", "db")])
+    c.pod("virt-launcher-vm1-x", "ns1", "10.0.0.7", "net1", phase="Succeeded",
+          restart="Never", owners=[("VirtualMachineInstance", "vm1")])
+    assert ips(found(c, tmp_path, "leaked-ip")) == ["10.0.0.5"]
+
+
 def test_ipv6_slash_64_leak_costs_nothing_and_is_reported(tmp_path: Path) -> None:
     c = Cluster()
     c.subnet("v6", "fd00:20::/64", gateway="fd00:20::1",
@@ -131,6 +165,30 @@ def test_leak_names_its_former_owner_from_the_controller_log(tmp_path: Path) -> 
     assert "ipt-eip-2" in leak.evidence["former_owner"]
 
 
+def test_pending_static_ip_pod_is_the_leaks_victim_not_its_owner(tmp_path: Path) -> None:
+    # Issue 11 item 6: "my static-IP pod won't start". 10.0.0.7 is held under a leaked key;
+    # the pod asking for it gets ErrConflict and stays Pending.
+    c = Cluster()
+    c.subnet("net1", "10.0.0.0/24", using=["10.0.0.2", "10.0.0.7"])
+    c.pod("live", "ns1", "10.0.0.2", "net1")
+    c.pod("static-web", "ns1", "10.0.0.7", "net1", allocated=False, phase="Pending")
+    (leak,) = found(c, tmp_path, "leaked-ip")
+    assert str(leak.ip) == "10.0.0.7" and "blocks Pod ns1/static-web" in leak.message
+    assert [b["name"] for b in leak.evidence["blocked_requests"]] == ["static-web"]
+    assert leak.evidence["confirmed"] is False  # one scan: it could be an allocation in flight
+
+
+def test_pending_static_ip_pod_negative_controls(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("net1", "10.0.0.0/24", using=["10.0.0.2"])
+    # Its address is free (not in use): a request waiting to be served, not a victim.
+    c.pod("waiting", "ns1", "10.0.0.8", "net1", allocated=False, phase="Pending")
+    # Its address is a live pod's: a conflict with an owner, not a leak.
+    c.pod("live", "ns1", "10.0.0.2", "net1")
+    c.pod("copycat", "ns1", "10.0.0.2", "net1", allocated=False, phase="Pending")
+    assert found(c, tmp_path, "leaked-ip") == []
+
+
 # -- phantom-v6-restore -----------------------------------------------------
 
 
@@ -154,6 +212,105 @@ def test_phantom_v6_is_paired_with_the_half_restored_vip(tmp_path: Path) -> None
     c2.vip("vip-a", "dual", "10.10.0.50", "fd00:10:10::32")
     assert found(c2, tmp_path / "2", "phantom-v6-restore") == []
     assert ips(found(c2, tmp_path / "2", "leaked-ip")) == ["fd00:10:10::2", "fd00:10:10::d"]
+
+
+# -- phantom-ip (issue 11 items 2-3) ----------------------------------------
+
+
+def _plan(model: Model) -> Plan:
+    policy = RepairPolicy(max_actions=1000, max_leak_ratio=1.0, allow_controller_restart=True,
+                          ack_hazards=True, allow_resurrect=True)
+    return build_plan(model, run_checks(model).findings, policy, cluster={"uid": "u"},
+                      created=datetime.now(UTC), tool_version="t", source="test",
+                      inconclusive=[])
+
+
+def test_phantom_under_a_live_key_is_reported_as_such_and_never_released(
+        tmp_path: Path) -> None:
+    c = Cluster()
+    # A pod asking for IPv4 only, and a Vip created before the subnet got its IPv6 CIDR: at
+    # every leader start each gets the lowest free IPv6 under its key (::2 and ::3).
+    _dual(c, ["10.10.0.10", "10.10.0.50", "fd00:10:10::2", "fd00:10:10::3"])
+    c.pod("v4only", "ns1", "10.10.0.10", "dual",
+          extra_annotations={"ovn.kubernetes.io/ip_family": "ipv4"})
+    c.vip("vip-old", "dual", "10.10.0.50")
+    model = c.model(tmp_path)
+    fs = [f for f in run_checks(model).findings if f.check.startswith(("phantom", "leaked"))]
+    assert [(f.check, f.severity, str(f.ip), f.subjects[0].name) for f in fs] == [
+        ("phantom-ip", "warning", "fd00:10:10::2", "v4only"),
+        ("phantom-ip", "warning", "fd00:10:10::3", "vip-old")]
+    assert fs[0].evidence["owner_ipam_key"] == "ns1/v4only"
+    assert "ip_family" in fs[0].evidence["why_phantom"]
+    assert "pairing_ambiguous" not in fs[0].evidence
+    plan = _plan(model)
+    assert plan.actions == []
+    assert {(h.finding, h.gate) for h in plan.held
+            if h.finding.startswith("phantom")} == {("phantom-ip", "not-repairable")}
+
+
+def test_phantom_negative_control_two_families_or_single_stack(tmp_path: Path) -> None:
+    # The same addresses with owners that bring both families: the unowned IPv6 is a leak.
+    c = Cluster()
+    _dual(c, ["10.10.0.10", "fd00:10:10::a", "fd00:10:10::2"])
+    c.pod("both", "ns1", "10.10.0.10,fd00:10:10::a", "dual")
+    assert [(f.check, str(f.ip)) for f in run_checks(c.model(tmp_path)).findings
+            if f.check.startswith(("phantom", "leaked"))] == [("leaked-ip", "fd00:10:10::2")]
+    # A one-family pod in a single-stack subnet has no phantom: its neighbour is a leak.
+    c2 = Cluster()
+    c2.subnet("v4", "10.20.0.0/24", using=["10.20.0.10", "10.20.0.11"])
+    c2.pod("p", "ns1", "10.20.0.10", "v4",
+           extra_annotations={"ovn.kubernetes.io/ip_family": "ipv4"})
+    assert [(f.check, str(f.ip)) for f in run_checks(c2.model(tmp_path / "2")).findings
+            if f.check.startswith(("phantom", "leaked"))] == [("leaked-ip", "10.20.0.11")]
+
+
+def _half_restored_with_lower_leak(c: Cluster) -> None:
+    # vip-a's phantom is ::5; ::2 was handed out later to gone-vip, whose finalizer was
+    # stripped: the lowest unowned address is a leak, not the phantom.
+    _dual(c, ["10.10.0.50", "fd00:10:10::2", "fd00:10:10::5"])
+    c.vip("vip-a", "dual", "10.10.0.50", "fd00:10:10::32")
+
+
+_LOG = [
+    "I0512 06:03:19.904480 1 ipam.go:163] allocate v4 10.10.0.50, v6 fd00:10:10::5, mac "
+    "00:00:00:cc:00:32 for vip-a from subnet dual",
+    "I0513 10:00:00.000000 1 ipam.go:70] allocate v4 10.10.0.9, v6 fd00:10:10::2, mac "
+    "00:00:00:cc:00:09 for gone-vip from subnet dual",
+]
+
+
+def test_phantom_pairing_follows_the_controller_log(tmp_path: Path) -> None:
+    c = Cluster()
+    _half_restored_with_lower_leak(c)
+    model = build_model(load_snapshot(c.write(tmp_path)),
+                        allocations=parse_allocations(_LOG, "ctl.log"))
+    fs = {f.check: f for f in run_checks(model).findings
+          if f.check in ("phantom-v6-restore", "leaked-ip")}
+    assert str(fs["phantom-v6-restore"].ip) == "fd00:10:10::5"
+    assert fs["phantom-v6-restore"].evidence["paired_by"] == "log"
+    assert str(fs["leaked-ip"].ip) == "fd00:10:10::2"
+    assert fs["leaked-ip"].evidence["ipam_key"] == "gone-vip"
+    assert "pairing_ambiguous" not in fs["leaked-ip"].evidence
+    # The leak the log names is a leak like any other: not held as a possible phantom.
+    assert "owner-referenced" not in {h.gate for h in _plan(model).held
+                                      if h.finding == "leaked-ip"}
+
+
+def test_ambiguous_phantom_pairing_without_a_log_holds_every_candidate(tmp_path: Path) -> None:
+    c = Cluster()
+    _half_restored_with_lower_leak(c)
+    model = c.model(tmp_path)
+    fs = {f.check: f for f in run_checks(model).findings
+          if f.check in ("phantom-v6-restore", "leaked-ip")}
+    # Lowest-first is InitIPAM's rule, but a leak may be lower: both are flagged a guess.
+    assert str(fs["phantom-v6-restore"].ip) == "fd00:10:10::2"
+    assert str(fs["leaked-ip"].ip) == "fd00:10:10::5"
+    assert "controller-log" in fs["leaked-ip"].evidence["pairing_ambiguous"]
+    assert "pairing_ambiguous" in fs["phantom-v6-restore"].evidence
+    plan = _plan(model)
+    assert not [a for a in plan.actions if a.action in ("resurrect", "restart-controller")]
+    assert [(h.gate, str(h.ip)) for h in plan.held if h.finding == "leaked-ip"] == [
+        ("owner-referenced", "fd00:10:10::5")]
 
 
 # -- owner-ip-available -----------------------------------------------------
@@ -256,7 +413,7 @@ def test_stale_count_against_the_object_recount(tmp_path: Path) -> None:
 
 
 def test_count_delta_explained_only_by_excluded_owner_is_legitimate(tmp_path: Path) -> None:
-    # real-world-shapes.md: an EIP inside excludeIps is held, counted, invisible.
+    # An EIP inside excludeIps is held, counted, invisible (seen on real clusters).
     c = Cluster()
     c.subnet("ext", "172.30.0.0/24", exclude=["172.30.0.1", "172.30.0.200..172.30.0.254"],
              using=[], count=1)
@@ -276,7 +433,7 @@ def test_count_delta_with_anomalies_lists_them(tmp_path: Path) -> None:
 
 
 def test_counts_equal_to_the_range_hide_cancelling_anomalies(tmp_path: Path) -> None:
-    # kube-ovn-model.md §10 vpc1-net1: a heuristic only; the other checks still fire.
+    # examples/leaky-cluster vpc1-net1: a heuristic only; the other checks still fire.
     c = Cluster()
     c.subnet("net1", "10.0.0.0/28", using=["10.0.0.2", "10.0.0.3"], count=2)
     c.ip_cr("a.ns1", "net1", "10.0.0.2", pod="a", ns="ns1")
@@ -296,3 +453,68 @@ def test_float_count_of_a_slash_64_is_not_a_mismatch(tmp_path: Path) -> None:
     c.pod("a", "ns1", "fd00:20::5", "v6")
     c.ip_cr("a.ns1", "v6", "fd00:20::5", pod="a", ns="ns1")
     assert run_checks(c.model(tmp_path)).findings == []
+
+
+def _v14_ovn_eips(c: Cluster, leak: bool = False) -> None:
+    """Issue 11 item 5: a v1.14 controller counts no OvnEip on a vlan-less subnet, so the
+    using range holds them while usingIPs is 0 (seen on a genuine v1.14.10)."""
+    using = ["172.30.0.5", "172.30.0.6"] + (["172.30.0.21"] if leak else [])
+    c.subnet("external", "172.30.0.0/24", using=using, count=0)
+    c.ovn_eip("eip-a", "172.30.0.5")
+    c.ovn_eip("eip-b", "172.30.0.6")
+
+
+def test_count_rules_by_version(tmp_path: Path) -> None:
+    for i, version in enumerate(("v1.14.10", "")):  # v1.14 known, or no version at all
+        c = Cluster(version=version)
+        _v14_ovn_eips(c)
+        assert found(c, tmp_path / str(i), "status-count-mismatch") == [], version
+    # Negative control: a v1.15 controller counts them, so 0 is a stale count.
+    c = Cluster(version="v1.15.0")
+    _v14_ovn_eips(c)
+    fs = found(c, tmp_path / "v15", "status-count-mismatch")
+    assert any("stale" in f.message and f.evidence["recount"] == {"label/v1.15": 2}
+               for f in fs)
+
+
+def test_uncounted_v14_eips_are_legitimate_in_the_range_delta(tmp_path: Path) -> None:
+    # With the v1.14 count matching, the delta's only anomaly is the leak.
+    c = Cluster(version="v1.14.10")
+    _v14_ovn_eips(c, leak=True)
+    (f,) = found(c, tmp_path, "status-count-mismatch")
+    delta = {d["ip"]: d["legitimate"] for d in f.evidence["delta"]}
+    assert delta == {"172.30.0.5": True, "172.30.0.6": True, "172.30.0.21": False}
+
+
+def _leader(c: Cluster, image: str, deployment_image: str, labels: dict[str, str]) -> None:
+    c.add("leases.coordination.k8s.io", k8s("kube-ovn-controller", "kube-system",
+                                            spec={"holderIdentity": "kube-ovn-controller-x"}))
+    c.add("deployments.apps", k8s("kube-ovn-controller", "kube-system", labels=labels, spec={
+        "template": {"spec": {"containers": [{"name": "kube-ovn-controller",
+                                              "image": deployment_image}]}}}))
+    c.add("pods", k8s("kube-ovn-controller-x", "kube-system", spec={
+        "containers": [{"name": "kube-ovn-controller", "image": image}]},
+        status={"phase": "Running"}))
+
+
+def test_version_from_the_leader_pod_then_the_version_label(tmp_path: Path) -> None:
+    c = Cluster(version="")
+    c.subnet("net1", "10.0.0.0/28")
+    _leader(c, "kubeovn/kube-ovn:v1.14.10", "kubeovn/kube-ovn@sha256:" + "0" * 64, {})
+    model = c.model(tmp_path / "1")
+    assert (str(model.version), model.version_source) == (
+        "kubeovn/kube-ovn:v1.14.10"[-8:], "leader pod kube-system/kube-ovn-controller-x "
+        "image tag")
+    c = Cluster(version="")
+    c.subnet("net1", "10.0.0.0/28")
+    _leader(c, "kubeovn/kube-ovn:latest", "kubeovn/kube-ovn:latest",
+            {"app.kubernetes.io/version": "v1.15.3"})
+    model = c.model(tmp_path / "2")
+    assert (str(model.version), model.version_source) == (
+        "v1.15.3", "kube-ovn-controller Deployment label app.kubernetes.io/version")
+    # Negative control: nothing names a version.
+    c = Cluster(version="")
+    c.subnet("net1", "10.0.0.0/28")
+    _leader(c, "kubeovn/kube-ovn:latest", "kubeovn/kube-ovn:latest", {})
+    model = c.model(tmp_path / "3")
+    assert (model.version, model.version_source) == (None, "unknown")

@@ -203,3 +203,102 @@ def test_nb_checks_are_skipped_without_nb(tmp_path: Path) -> None:
     net1(c, [])
     run = run_checks(c.model(tmp_path))
     assert "orphan-nb-lsp" in run.skipped and "nb-address-drift" in run.skipped
+
+
+def test_lsp_type_eip_port_named_after_its_node_is_the_eips(tmp_path: Path) -> None:
+    # Issue 11 item 1: an lsp-type OvnEip is named after its node; for node node-1 its bare
+    # port is "node-1", which the node-port prefix would read as "the port of Node 1".
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.5", "172.30.0.6"])
+    c.add("nodes", k8s("node-1"))
+    c.ovn_eip("node-1", "172.30.0.5", typ="lsp")
+    c.switch("external",
+             c.lsp("node-1", "external", ["00:00:00:00:02:05 172.30.0.5"]),
+             # negative control: a bare node-… port with neither a Node nor an OvnEip
+             c.lsp("node-2", "external", ["00:00:00:00:02:06 172.30.0.6"]))
+    fs = found(c, tmp_path, "orphan-nb-lsp")
+    assert rows(fs) == ["node-2"]
+    assert "nor an OvnEip named node-2" in fs[0].message
+
+
+def test_typed_vip_without_namespace_owns_its_port(tmp_path: Path) -> None:
+    # Issue 11 item 4: a switch_lb_vip Vip with no namespace gets the port "<name>." with no
+    # pod key (vip.go handleAddVirtualIP, buildLogicalSwitchPort).
+    c = Cluster()
+    net1(c, ["10.0.0.5", "10.0.0.6", "10.0.0.7"])
+    c.vip("slb-vip", "net1", "10.0.0.5", typ="switch_lb_vip")
+    c.vip("plain-vip", "net1", "10.0.0.6")  # untyped: it makes no such port
+    c.switch("net1",
+             c.lsp("slb-vip.", "net1", ["00:00:00:00:03:05 10.0.0.5"]),
+             c.lsp("plain-vip.", "net1", ["00:00:00:00:03:06 10.0.0.6"]),   # not the Vip's
+             c.lsp("gone-vip.", "net1", ["00:00:00:00:03:07 10.0.0.7"]))    # no Vip at all
+    assert rows(found(c, tmp_path, "orphan-nb-lsp")) == ["gone-vip.", "plain-vip."]
+    assert found(c, tmp_path, "nb-address-drift") == []
+
+
+def _lb_cluster(version: str) -> Cluster:
+    """Issue 11 item 9: Load_Balancer rows as a v1.14 controller writes them: no vendor."""
+    c = _nat_cluster()
+    c.version = version
+    c.ovn_eip("eip-dnat", "172.30.0.12")
+    c.add("ovn-dnat-rules.kubeovn.io", k8s("dnat-ssh", spec={"ovnEip": "eip-dnat"}, status={
+        "vpc": "vpc1", "v4Eip": "172.30.0.12", "externalPort": "2222", "internalPort": "22"}))
+    dnat = c.nb_row("Load_Balancer", name="dnat-ssh", protocol="tcp", external_ids={},
+                    vips={"172.30.0.12:2222": "10.10.0.10:22"})
+    gone = c.nb_row("Load_Balancer", name="dnat-gone", protocol="tcp", external_ids={},
+                    vips={"172.30.0.14:80": "10.10.0.10:8080"})   # its OvnDnatRule is gone
+    c.router("vpc1", lbs=[dnat, gone])
+    c.objects["switch-lb-rules.kubeovn.io"] = []  # captured, none: no SLR explains a VIP
+    # Named as Kube-OVN names a VPC's load balancer, attached to no router here.
+    c.nb_row("Load_Balancer", name="vpc-vpc1-tcp-load", protocol="tcp", external_ids={},
+             vips={"172.30.0.15:443": "10.10.0.11:443"})
+    # Negative control: another system's load balancer, not on a Kube-OVN router.
+    c.nb_row("Load_Balancer", name="metallb-lb", protocol="tcp", external_ids={},
+             vips={"172.30.0.16:80": "10.10.0.12:80"})
+    return c
+
+
+def test_lb_without_vendor_is_recognised_by_name_before_v1_15(tmp_path: Path) -> None:
+    for i, version in enumerate(("v1.14.41", "")):
+        fs = found(_lb_cluster(version), tmp_path / str(i), "orphan-nb-lb")
+        assert sorted(f.evidence["columns"]["vip"] for f in fs) == [
+            "172.30.0.14:80", "172.30.0.15:443"], version
+    # From v1.15 every Kube-OVN load balancer carries the vendor: these are not ours.
+    assert found(_lb_cluster("v1.15.0"), tmp_path / "v15", "orphan-nb-lb") == []
+
+
+def _gateway_in(c: Cluster, cm_namespace: str, flag: str | None) -> None:
+    c.subnet("external", "172.30.0.0/24", using=[], vlan="vlan0")
+    c.add("configmaps", k8s("ovn-external-gw-config", cm_namespace,
+                            data={"enable-external-gw": "true", "nic-ip": "172.30.0.254/24"}))
+    args = ["/kube-ovn/start-controller.sh"] + ([flag] if flag else [])
+    c.add("deployments.apps", k8s("kube-ovn-controller", "kube-system", spec={"template": {
+        "spec": {"containers": [{"name": "kube-ovn-controller", "image": "kube-ovn:v1.14.10",
+                                 "args": args}]}}}))
+    c.router("ovn-cluster", [c.lrp("ovn-cluster-external", "ovn-cluster", ["172.30.0.254/24"])])
+
+
+def test_external_gateway_config_namespace_flag(tmp_path: Path) -> None:
+    # Issue 11 item 11: --external-gateway-config-ns says where ovn-external-gw-config is.
+    c = Cluster()
+    _gateway_in(c, "ovn-system", "--external-gateway-config-ns=ovn-system")
+    assert found(c, tmp_path / "1", "orphan-nb-lrp") == []
+    # Negative control: the flag names another namespace than the ConfigMap's.
+    c = Cluster()
+    _gateway_in(c, "kube-system", "--external-gateway-config-ns=ovn-system")
+    assert rows(found(c, tmp_path / "2", "orphan-nb-lrp")) == ["ovn-cluster-external"]
+
+
+def test_v1_12_1_snat_status_field_is_read(tmp_path: Path) -> None:
+    # Issue 11 item 11: v1.12.0-v1.12.1 wrote OvnSnatRule status.v4ipCidr.
+    c = Cluster(version="v1.12.1")
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.11"])
+    c.subnet("vpc1-net1", "10.10.0.0/24", using=[], vpc="vpc1")
+    c.ovn_eip("eip-snat", "172.30.0.11")
+    c.add("ovn-snat-rules.kubeovn.io", k8s("snat", spec={"ovnEip": "eip-snat"}, status={
+        "vpc": "vpc1", "v4Eip": "172.30.0.11", "v4ipCidr": "10.10.0.0/24"}))
+    c.add("ovn-fips.kubeovn.io", k8s("unused", spec={"ovnEip": "x"}, status={}))
+    c.router("vpc1", nat=[c.nat("snat", "172.30.0.11", "10.10.0.0/24"),
+                          c.nat("snat", "172.30.0.11", "10.10.9.0/24")])  # negative control
+    assert [f.subjects[0].name for f in found(c, tmp_path, "orphan-nb-nat")] == [
+        "snat 172.30.0.11 -> 10.10.9.0/24"]

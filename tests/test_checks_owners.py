@@ -84,14 +84,71 @@ def test_orphan_ip_cr_rules(tmp_path: Path) -> None:
             pod_type="StatefulSet")                                         # sts exists
     c.ip_cr("vm1.ns1", "net1", "10.0.0.4", pod="vm1", ns="ns1",
             pod_type="VirtualMachine")                                      # stopped VM
-    c.ip_cr("node-node1", "net1", "10.0.0.5", owners=[("Node", "node1")])  # node exists
+    c.node_ip_cr("node1", "net1", "10.0.0.5")                             # node exists
     c.ip_cr("ghost.ns1", "net1", "10.0.0.6", pod="ghost", ns="ns1")        # orphan
     c.ip_cr("old-0.ns1", "net1", "10.0.0.7", pod="old-0", ns="ns1",
             pod_type="StatefulSet")                                         # sts gone
-    c.ip_cr("node-gone", "net1", "10.0.0.8", owners=[("Node", "gone")])    # node gone
+    c.node_ip_cr("gone", "net1", "10.0.0.8")                              # node gone
     fs = found(c, tmp_path, "orphan-ip-cr")
     assert sorted(names(fs)) == [["ghost.ns1"], ["node-gone"], ["old-0.ns1"]]
     assert all(f.severity == "warning" for f in fs)
+
+
+def _node_named_workloads(c: Cluster, extra_using: tuple[str, ...] = ()) -> None:
+    """Issue 11 item 1: workloads whose names start with node-, each with its IP CR and port."""
+    c.subnet("net1", "10.0.0.0/24", using=["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5",
+                                           *extra_using])
+    c.add("nodes", k8s("node1"))
+    # A StatefulSet node-red whose pod node-red-0 is being re-created (pod absent).
+    c.add("statefulsets.apps", k8s("node-red", "ns1", spec={"replicas": 1}))
+    c.ip_cr("node-red-0.ns1", "net1", "10.0.0.2", pod="node-red-0", ns="ns1",
+            pod_type="StatefulSet")
+    # A stopped KubeVirt VM node-win10 (no virt-launcher pod).
+    c.add("virtualmachines.kubevirt.io", k8s("node-win10", "ns1",
+                                             spec={"runStrategy": "Halted"}))
+    c.ip_cr("node-win10.ns1", "net1", "10.0.0.3", pod="node-win10", ns="ns1",
+            pod_type="VirtualMachine")
+    # A running pod node-problem-detector-… and its IP CR (key ns1/<pod>).
+    c.pod("node-problem-detector-7c9f8-x2x4k", "ns1", "10.0.0.4", "net1")
+    c.ip_cr("node-problem-detector-7c9f8-x2x4k.ns1", "net1", "10.0.0.4",
+            pod="node-problem-detector-7c9f8-x2x4k", ns="ns1")
+    # The node's own join IP CR, with the node's annotation (key node-node1).
+    c.node_ip_cr("node1", "net1", "10.0.0.5")
+    c.objects["nodes"][0]["metadata"]["annotations"] = {
+        "ovn.kubernetes.io/allocated": "true", "ovn.kubernetes.io/ip_address": "10.0.0.5",
+        "ovn.kubernetes.io/logical_switch": "net1"}
+    c.switch("net1", *[
+        c.lsp(f"{pod}.ns1", "net1", [f"00:00:00:00:00:0{i} 10.0.0.{i}"],
+              external_ids={"pod": f"ns1/{pod}"})
+        for i, pod in ((2, "node-red-0"), (3, "node-win10"),
+                       (4, "node-problem-detector-7c9f8-x2x4k"))],
+        c.lsp("node-node1", "net1", ["00:00:00:00:00:05 10.0.0.5"]))
+
+
+def test_node_ip_cr_is_decided_by_spec_not_by_name(tmp_path: Path) -> None:
+    c = Cluster()
+    _node_named_workloads(c)
+    findings = run_checks(c.model(tmp_path)).findings
+    assert [f for f in findings if f.check in ("orphan-ip-cr", "orphan-nb-lsp", "double-claim",
+                                               "leaked-ip")] == []
+
+
+def test_node_ip_cr_negative_controls(tmp_path: Path) -> None:
+    c = Cluster()
+    _node_named_workloads(c, ("10.0.0.6", "10.0.0.7"))
+    c.objects["statefulsets.apps"].clear()          # node-red is gone: its IP CR is a record
+    c.node_ip_cr("node9", "net1", "10.0.0.6")        # a node IP CR whose Node is gone
+    # The same node IP CR shape without the ownerReference (before v1.14.30): still a node's.
+    c.node_ip_cr("node8", "net1", "10.0.0.7", owner_ref=False)
+    fs = found(c, tmp_path, "orphan-ip-cr")
+    assert sorted((f.subjects[0].name, f.evidence["owner_looked_for"]) for f in fs) == [
+        ("node-node8", "Node node8 not found"), ("node-node9", "Node node9 not found"),
+        ("node-red-0.ns1", "neither Pod ns1/node-red-0 nor StatefulSet ns1/node-red exists")]
+    # The IP CR of a node is filed under node-<node>, a pod's under <ns>/<pod>.
+    inv = c.model(tmp_path / "again").inventory
+    assert inv.ip_crs["node-node1"].key == "node-node1"
+    assert inv.ip_crs["node-problem-detector-7c9f8-x2x4k.ns1"].key == \
+        "ns1/node-problem-detector-7c9f8-x2x4k"
 
 
 def test_protected_ip_crs_are_info_only(tmp_path: Path) -> None:
@@ -245,3 +302,19 @@ def test_lsp_eip_must_be_named_after_a_node(tmp_path: Path) -> None:
     c.ovn_eip("node1", "172.30.0.5", typ="lsp")
     c.ovn_eip("my-eip", "172.30.0.6", typ="lsp")
     assert [f.subjects[0].name for f in found(c, tmp_path, "lsp-eip-not-node")] == ["my-eip"]
+
+
+def test_iptables_rule_status_v6ip_is_read(tmp_path: Path) -> None:
+    # Issue 11 item 11: Iptables*Rule status carries v6ip too.
+    c = Cluster()
+    c.subnet("ovn-vpc-external-network", "172.31.0.0/24,fd00:31::/120",
+             gateway="172.31.0.1,fd00:31::1", using=["172.31.0.5", "fd00:31::5"])
+    c.add("iptables-eips.kubeovn.io", k8s("ipt-eip", labels={
+        "ovn.kubernetes.io/subnet": "ovn-vpc-external-network"},
+        spec={"v4ip": "172.31.0.5", "v6ip": "fd00:31::5"}, status={"ip": "172.31.0.5"}))
+    c.add("iptables-fip-rules.kubeovn.io", k8s("fip-moved", spec={"eip": "ipt-eip"}, status={
+        "v4ip": "172.31.0.5", "v6ip": "fd00:31::9"}))
+    c.add("iptables-fip-rules.kubeovn.io", k8s("fip-ok", spec={"eip": "ipt-eip"}, status={
+        "v4ip": "172.31.0.5", "v6ip": "fd00:31::5"}))                # negative control
+    (f,) = found(c, tmp_path, "dangling-eip-ref")
+    assert f.subjects[0].name == "fip-moved" and "fd00:31::9" in f.message

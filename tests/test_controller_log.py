@@ -47,6 +47,25 @@ def test_ipv4_only_static_form() -> None:
     assert {k: v.key for k, v in out.items()} == {("s", parse_ip("10.0.0.5")): "ns1/web-0"}
 
 
+def test_static_ip_line_names_its_key() -> None:
+    # Issue 11 item 10: GetStaticAddress logs each requested address on its own line
+    # (pkg/ipam/ipam.go, v1.14.35+, v1.15.7+, v1.16), the mac possibly empty.
+    lines = [
+        "I0822 10:00:00.000000       1 ipam.go:97] allocate static ip 10.10.0.13, mac "
+        "00:00:00:cc:00:0d for vip-b from subnet vpc1-net1",
+        "I0822 10:00:00.000001       1 ipam.go:97] allocate static ip fd00:10:10::d, mac  "
+        "for vip-b from subnet vpc1-net1",
+        # negative controls: the request line and the failure carry no allocation
+        "I0822 10:00:00.000002       1 ipam.go:80] allocating static ip 10.10.0.14 from "
+        "subnet vpc1-net1",
+        "E0822 10:00:00.000003       1 ipam.go:90] failed to allocate static ip 10.10.0.15 "
+        "for ns1/web-0",
+    ]
+    out = parse_allocations(lines, "f")
+    assert {(k[0], str(k[1])): v.key for k, v in out.items()} == {
+        ("vpc1-net1", "10.10.0.13"): "vip-b", ("vpc1-net1", "fd00:10:10::d"): "vip-b"}
+
+
 def test_ipv6_only_form_is_canonical() -> None:
     line = ("I0822 10:00:00.000000       1 ipam.go:92] allocate v6 FD00:20::0005, "
             "mac 00:00:00:aa:bb:cc for ns1/web-1 from subnet s6")
@@ -207,3 +226,73 @@ def test_an_unreadable_controller_log_is_an_input_error(
     assert code == 8
     assert f"{tmp_path}: cannot read controller log" in err
     assert "Traceback" not in err and out == ""
+
+
+# -- the former owner's kind, from its delete handler (issue 15 item 7) ----------------------
+
+_ALLOC = ("I0822 09:00:00.000000       1 ipam.go:70] allocate v4 172.30.0.21, v6 , mac "
+          "8e:11:22:33:44:21 for {key} from subnet external")
+
+
+@pytest.mark.parametrize(("line", "kind"), [
+    ("vpc_nat_gw_eip.go:337] handle delete iptables eip {key}", "IptablesEIP"),  # all versions
+    ("ovn_eip.go:220] handle del ovn eip {key}", "OvnEip"),                       # <= v1.14
+    ("ovn_eip.go:271] handle del ovn eip {key} (without finalizer)", "OvnEip"),   # v1.15+
+    ("ovn_eip.go:166] handle deleting ovn eip {key}", "OvnEip"),                  # v1.15+
+    ("vip.go:232] handle delete vip {key}", "Vip"),                               # <= v1.14
+    ("vip.go:191] handle deleting vip {key}", "Vip"),                             # v1.15+
+])
+def test_delete_handler_line_names_the_kind(line: str, kind: str) -> None:
+    lines = [_ALLOC.format(key="gone-1"),
+             "I0822 10:00:00.000000       1 " + line.format(key="gone-1")]
+    (alloc,) = parse_allocations(lines, "f").values()
+    assert (alloc.kind, alloc.kind_line) == (kind, 2)
+
+
+def test_delete_lines_that_do_not_name_the_kind_of_the_allocation() -> None:
+    lines = [
+        # a delete of an earlier object of that name, before this allocation
+        "I0822 08:00:00.000000       1 vip.go:232] handle delete vip gone-1",
+        _ALLOC.format(key="gone-1"),
+        # other keys and other kinds' handlers
+        "I0822 10:00:00.000000       1 vip.go:232] handle delete vip gone-2",
+        "I0822 10:00:00.000000       1 pod.go:986] handle delete pod gone-1",
+        "I0822 10:00:00.000000       1 vip.go:241] delete vip arp proxy lsp gone-1",
+    ]
+    (alloc,) = parse_allocations(lines, "f").values()
+    assert alloc.kind is None
+
+
+def test_former_kind_from_the_log_decides_resurrect(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from eipfsck.checks.runner import run_checks
+    from eipfsck.model import build_model
+    from eipfsck.repair.plan import RepairPolicy, build_plan
+    from eipfsck.snapshot import load_snapshot
+
+    def plan(key: str, delete: str | None) -> tuple[dict[str, object], list[tuple[str, str]]]:
+        lines = [_ALLOC.format(key=key)] + ([delete] if delete else [])
+        root = tmp_path / f"{key}-{bool(delete)}"
+        model = build_model(load_snapshot(leaky_cluster(root)),
+                            allocations=parse_allocations(lines, "ctl.log"))
+        findings = run_checks(model).findings
+        (leak,) = [f for f in findings if f.check == "leaked-ip"]
+        p = build_plan(model, findings, RepairPolicy(allow_resurrect=True, max_leak_ratio=1),
+                       cluster={"uid": "u"}, created=datetime.now(UTC), tool_version="t",
+                       source="test", inconclusive=[])
+        return leak.evidence, [(a.action, a.target.kind) for a in p.actions]
+
+    # The subnet holds OvnEips, so without the log the key is guessed to be an OvnEip's.
+    ev, actions = plan("ipt-eip-2", None)
+    assert "former_kind" not in ev and ("resurrect", "OvnEip") in actions
+    # The log names an IptablesEIP: named as such, and never re-created.
+    ev, actions = plan("ipt-eip-2", "I0822 10:00:00.000000       1 vpc_nat_gw_eip.go:337] "
+                                    "handle delete iptables eip ipt-eip-2")
+    assert ev["former_kind"] == "IptablesEIP"
+    assert ev["former_owner"].startswith("IptablesEIP ipt-eip-2")
+    assert not [a for a in actions if a[0] == "resurrect"]
+    # The log names a Vip: re-created as a Vip, not as the guessed OvnEip.
+    ev, actions = plan("vip-9", "I0822 10:00:00.000000       1 vip.go:191] "
+                                "handle deleting vip vip-9")
+    assert ("resurrect", "Vip") in actions

@@ -2,15 +2,17 @@
 
 The allocator logs every allocation with the IPAM key it files the address under
 (pkg/ipam/ipam.go): "allocate v4 A, v6 B, mac M for KEY from subnet S", with
-IPv4-only and IPv6-only variants and an "from ippool P in subnet S" form. The last
-such line for a leaked address names the key that still holds it (§8 C01).
+IPv4-only and IPv6-only variants and an "from ippool P in subnet S" form, and, for each
+statically requested address (GetStaticAddress, v1.14.35+, v1.15.7+, v1.16), "allocate
+static ip A, mac M for KEY from subnet S". The last such line for a leaked address names
+the key that still holds it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -21,6 +23,19 @@ _ALLOCATE = re.compile(
     r"allocate (?:v4 (?P<v4>[^,\s]*),\s*)?(?:v6 (?P<v6>[^,\s]*),\s*)?mac (?P<mac>\S*) "
     r"for (?P<key>\S+) from (?:ippool \S+ in )?subnet (?P<subnet>\S+)"
 )
+_STATIC = re.compile(
+    r"allocate static ip (?P<ip>[^,\s]+), mac (?P<mac>\S*) for (?P<key>\S+) "
+    r"from subnet (?P<subnet>\S+)"
+)
+# The delete handlers' first line names the kind of the key they release (pkg/controller):
+# OvnEip "handle del ovn eip K" (ovn_eip.go, v1.12-v1.14; v1.15+ adds " (without finalizer)"
+# when the object is already gone) and "handle deleting ovn eip K" (v1.15+); IptablesEIP
+# "handle delete iptables eip K" (vpc_nat_gw_eip.go, every version); Vip "handle delete vip
+# K" (vip.go, up to v1.14) and "handle deleting vip K" (v1.15+).
+_DELETE = re.compile(r"(?:^|\] )handle (?:(?:del|deleting) (?P<ovn>ovn eip)"
+                     r"|delete (?P<ipt>iptables eip)|(?:delete|deleting) (?P<vip>vip)) "
+                     r"(?P<key>[^\s()]+)(?: \(without finalizer\))?\s*$")
+_DELETE_KIND = {"ovn": "OvnEip", "ipt": "IptablesEIP", "vip": "Vip"}
 _KLOG_TIME = re.compile(r"^[IWEF](\d{4} \d\d:\d\d:\d\d\.\d+)")
 
 
@@ -32,25 +47,40 @@ class Allocation:
     line_no: int
     time: str | None
     source: str
+    kind: str | None = None  # the kind whose delete handler released the key after this
+    kind_line: int | None = None  # the line that names that kind
 
 
 def parse_allocations(lines: Iterable[str], source: str) -> dict[tuple[str, Address], Allocation]:
-    """The last allocation of each (subnet, address) seen in the log."""
+    """The last allocation of each (subnet, address) seen in the log, with the kind of its
+    key when a delete handler names that key after the allocation."""
     out: dict[tuple[str, Address], Allocation] = {}
+    deleted: dict[str, list[tuple[int, str]]] = {}
     for no, line in enumerate(lines, start=1):
+        if "handle del" in line:
+            d = _DELETE.search(line)
+            if d is not None:
+                kind = next(v for k, v in _DELETE_KIND.items() if d.group(k))
+                deleted.setdefault(d.group("key"), []).append((no, kind))
+            continue
         if "allocate " not in line:
             continue
-        m = _ALLOCATE.search(line)
+        m = _ALLOCATE.search(line) or _STATIC.search(line)
         if m is None:
             continue
         t = _KLOG_TIME.match(line)
-        for group in ("v4", "v6"):
+        groups = ("ip",) if m.re is _STATIC else ("v4", "v6")
+        for group in groups:
             for part in (m.group(group) or "").split(","):
                 addr = try_parse_ip(part)
                 if addr is not None:
                     out[(m.group("subnet"), addr)] = Allocation(
                         m.group("key"), m.group("subnet"), addr, no,
                         t.group(1) if t else None, source)
+    for k, alloc in out.items():
+        after = [(no, kind) for no, kind in deleted.get(alloc.key, []) if no > alloc.line_no]
+        if after:
+            out[k] = replace(alloc, kind=after[0][1], kind_line=after[0][0])
     return out
 
 

@@ -19,15 +19,19 @@ from eipfsck.controller_log import Allocation
 from eipfsck.intervals import IntervalSet
 from eipfsck.kubeovn.names import (
     CONTROLLER,
+    VERSION_LABEL,
     Settings,
     Version,
     controller_containers,
+    controller_lease,
     image_version,
+    lease_holder,
     parse_version,
     settings_from_args,
 )
-from eipfsck.kubeovn.northbound import NbRef, NbView, map_northbound
-from eipfsck.kubeovn.owners import Claim, Inventory, build_inventory
+from eipfsck.kubeovn.northbound import NbRef, NbView, map_northbound, nb_version
+from eipfsck.kubeovn.owners import PROTECTING_ROLES, Claim, Inventory, build_inventory
+from eipfsck.kubeovn.restore import OneFamilyOwner, one_family_owners
 from eipfsck.kubeovn.subnet import SubnetInfo, SubnetLocator, read_subnet
 from eipfsck.snapshot import Snapshot
 
@@ -47,7 +51,7 @@ class Policy:
 class SpaceClaims:
     by_address: dict[int, list[Claim]] = field(default_factory=dict)
     owned: IntervalSet = field(default_factory=IntervalSet)  # role "owner"
-    claimed: IntervalSet = field(default_factory=IntervalSet)  # any role
+    claimed: IntervalSet = field(default_factory=IntervalSet)  # a role that protects it
 
 
 @dataclass
@@ -64,6 +68,8 @@ class Model:
     locator: SubnetLocator
     allocations: dict[tuple[str, Address], Allocation] = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)
+    # Live keys InitIPAM gives a phantom of the other family, per (subnet, phantom family).
+    one_family: dict[tuple[str, Family], list[OneFamilyOwner]] = field(default_factory=dict)
 
     def claims_at(self, subnet: str, address: Address) -> list[Claim]:
         space = self.spaces.get((subnet, address.family))
@@ -106,24 +112,45 @@ class Model:
         return [k for k in OWNER_KINDS if k in kinds]
 
 
-def detect_version(snap: Snapshot, nb: NbView | None) -> tuple[Version | None, str]:
+def detect_version(snap: Snapshot, nb: NbView | None, namespace: str = "kube-system"
+                   ) -> tuple[Version | None, str]:
+    """The controller's version and where it was read: NB_Global (v1.15+), meta.json, the
+    Deployment's image tag, the leader pod's image tag (a Deployment that pins a digest or
+    `latest` says nothing), then a version label or annotation on either."""
     if nb is not None and nb.version:
         return parse_version(nb.version), "NB_Global external_ids:kube-ovn-version"
     meta_version = parse_version(snap.meta.get("kube_ovn_version"))
     if meta_version is not None:
         return meta_version, "meta.json kube_ovn_version"
-    for container in _controller_containers(snap):
+    deployment = _controller_deployment(snap)
+    for container in controller_containers(deployment) if deployment else []:
         v = image_version(container.get("image"))
         if v is not None:
-            return v, "kube-ovn-controller image tag"
+            return v, "kube-ovn-controller Deployment image tag"
+    holder = lease_holder(controller_lease(snap.items("leases.coordination.k8s.io"), namespace))
+    leader = next((p for p in snap.items("pods") if p["metadata"]["name"] == holder
+                   and p["metadata"].get("namespace") == namespace), None) if holder else None
+    for container in controller_containers({"spec": {"template": leader}}) if leader else []:
+        v = image_version(container.get("image"))
+        if v is not None:
+            return v, f"leader pod {namespace}/{holder} image tag"
+    for what, obj in (("Deployment", deployment), ("leader pod", leader)):
+        meta = (obj or {}).get("metadata") or {}
+        for kind in ("labels", "annotations"):
+            v = parse_version((meta.get(kind) or {}).get(VERSION_LABEL))
+            if v is not None:
+                return v, f"kube-ovn-controller {what} {kind[:-1]} {VERSION_LABEL}"
     return None, "unknown"
 
 
+def _controller_deployment(snap: Snapshot) -> dict[str, Any] | None:
+    return next((dep for dep in snap.items("deployments.apps")
+                 if dep["metadata"]["name"] == CONTROLLER), None)
+
+
 def _controller_containers(snap: Snapshot) -> list[dict[str, Any]]:
-    for dep in snap.items("deployments.apps"):
-        if dep["metadata"]["name"] == CONTROLLER:
-            return controller_containers(dep)
-    return []
+    deployment = _controller_deployment(snap)
+    return controller_containers(deployment) if deployment else []
 
 
 def settings_from(snap: Snapshot, overrides: dict[str, Any] | None = None) -> Settings:
@@ -150,15 +177,19 @@ def _index_claims(claims: list[Claim], subnets: dict[str, SubnetInfo],
         target = subnets.get(c.subnet) if c.subnet else None
         names = [c.subnet] if target is not None and a.family in target.families else []
         if target is None or not target.contains(a.family, a.value):
-            # Unknown or wrong subnet: protect the address wherever it lies.
-            names += [s for s in containing(a) if s not in names]
+            # Unknown or wrong subnet: protect the address wherever it lies, in the VPC the
+            # object implies when it implies one (custom VPCs reuse CIDRs).
+            names += [s for s in containing(a) if s not in names
+                      and (c.vpc is None or subnets[s].vpc == c.vpc)]
         for name in names:
             placed[(name, a.family)].setdefault(a.value, []).append(c)
     out: dict[tuple[str, Family], SpaceClaims] = {}
     for key, by_addr in placed.items():
         owned = [v for v, cs in by_addr.items() if any(c.role == "owner" for c in cs)]
+        claimed = [v for v, cs in by_addr.items() if any(c.role in PROTECTING_ROLES
+                                                         for c in cs)]
         out[key] = SpaceClaims(by_addr, IntervalSet.of_points(owned),
-                               IntervalSet.of_points(by_addr))
+                               IntervalSet.of_points(claimed))
     return out
 
 
@@ -172,8 +203,12 @@ def build_model(snap: Snapshot, settings: Settings | None = None,
         subnets[info.name] = info
     locator = SubnetLocator(subnets.values())
     inventory = build_inventory(snap, subnets, settings)
-    nb = map_northbound(snap, inventory, subnets, locator) if snap.nb is not None else None
-    version, source = detect_version(snap, nb)
+    # The version decides how NB rows are read (Load_Balancer rows carry no vendor before
+    # v1.15), and NB_Global is where v1.15+ records it: read that first.
+    nb_global = NbView(version=nb_version(snap)) if snap.nb is not None else None
+    version, source = detect_version(snap, nb_global, settings.namespace)
+    nb = map_northbound(snap, inventory, subnets, locator, version) \
+        if snap.nb is not None else None
     nb_by_address: dict[Address, list[NbRef]] = defaultdict(list)
     for ref in nb.refs if nb else []:
         nb_by_address[ref.address].append(ref)
@@ -183,4 +218,5 @@ def build_model(snap: Snapshot, settings: Settings | None = None,
         spaces=_index_claims(inventory.claims, subnets, locator),
         nb_by_address=dict(nb_by_address), locator=locator,
         allocations=allocations or {}, policy=policy or Policy(),
+        one_family=one_family_owners(inventory, subnets),
     )

@@ -198,6 +198,14 @@ def slim_object(resource: str, obj: Any) -> tuple[dict[str, Any] | None, str | N
     if resource == "pods":
         out["spec"] = {k: spec[k] for k in ("hostNetwork", "restartPolicy", "nodeName")
                        if k in spec}
+        # The leader's image tag names the controller's version when its Deployment does not
+        # (model.detect_version); only the controller's own container is kept.
+        containers = spec.get("containers")
+        kept = [{k: c[k] for k in ("name", "image") if k in c} for c in containers
+                if isinstance(c, dict) and c.get("name") == "kube-ovn-controller"] \
+            if isinstance(containers, list) else []
+        if kept:
+            out["spec"]["containers"] = kept
         out["status"] = {k: status[k] for k in ("phase", "reason", "podIP", "podIPs")
                          if k in status}
     elif resource == "nodes":

@@ -446,7 +446,9 @@ def test_restart_refused_without_ack_and_no_new_leader_fails(
                            "--allow-controller-restart"), capsys)
     plan = json.loads(out)
     assert "restart-controller" not in [a["action"] for a in plan["actions"]]
-    assert {h["gate"] for h in plan["held"] if h["finding"] == "leaked-ip"} == {"hazards"}
+    # fd00:10:10::d could be vip-a's phantom without the controller log (issue 11 item 3).
+    assert {h["gate"] for h in plan["held"] if h["finding"] == "leaked-ip"
+            and h["ip"] != "fd00:10:10::d"} == {"hazards"}
     # With the ack but nobody taking the lease over: the action fails after the bound.
     _code, out, _ = run(repair(leaky_rw, tmp_path, "--yes", "-o", "json", "--max-actions", "1",
                               "--allow-controller-restart", "--ack-hazards",

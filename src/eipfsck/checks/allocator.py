@@ -8,15 +8,13 @@ from typing import Any
 from eipfsck.addresses import Address, Family, format_ip
 from eipfsck.checks.finding import Finding, claim_json
 from eipfsck.intervals import IntervalSet
-from eipfsck.kubeovn.counting import CountIndex, ip_cr_rules
-from eipfsck.kubeovn.owners import AddrCR, Claim
+from eipfsck.kubeovn import names as n
+from eipfsck.kubeovn.counting import CountIndex, count_eras, ip_cr_rules
+from eipfsck.kubeovn.owners import PROTECTING_ROLES, AddrCR, Claim
+from eipfsck.kubeovn.restore import OneFamilyOwner
 from eipfsck.kubeovn.status import STATUS_FIELDS, format_ranges
 from eipfsck.kubeovn.subnet import FamilySpace, SubnetInfo
 from eipfsck.model import OWNER_KINDS, Model
-
-# InitIPAM restores Vips, then IptablesEIPs, then OvnEips (init.go): the order in
-# which half-restored owners took their phantom IPv6.
-_RESTORE_ORDER = {"Vip": 0, "IptablesEIP": 1, "OvnEip": 2}
 
 
 def _interval_text(fs: FamilySpace, ivs: IntervalSet, value: int) -> str:
@@ -27,33 +25,33 @@ def _interval_text(fs: FamilySpace, ivs: IntervalSet, value: int) -> str:
 
 
 def _former_owner(key: str) -> str:
-    if key.startswith("node-"):
-        return f"Node {key[len('node-'):]}"
     if "/" in key:
         return f"pod or VM {key}"
-    if key.startswith(("u2o-interconnection.", "mcast-querier.")):
+    if key.startswith(n.SUBNET_IP_PREFIXES):
         return "a subnet address"
+    if key.startswith(n.NODE_PORT_PREFIX):
+        # An OvnEip, IptablesEIP or Vip may be called node-… too (an lsp-type OvnEip is
+        # named after its node): the key alone cannot tell them apart.
+        return (f"Node {key[len(n.NODE_PORT_PREFIX):]}, or an OvnEip, IptablesEIP or Vip "
+                f"named {key}")
     return f"an OvnEip, IptablesEIP or Vip named {key}"
 
 
-def _half_restored(model: Model, s: SubnetInfo) -> list[AddrCR]:
-    """Dual-stack Vips/EIPs whose IPv4 is held but whose real IPv6 is marked available."""
-    v6 = s.families.get("ipv6")
-    if v6 is None or v6.available is None or "ipv4" not in s.families:
-        return []
+def _phantom_owners(model: Model, s: SubnetInfo, fs: FamilySpace) -> list[OneFamilyOwner]:
+    """The live keys that may hold a phantom of this family here. An owner whose own address
+    of this family is still held was not re-filed from its status since it got it, so it has
+    no phantom; one whose own address is marked available was (it is half-restored)."""
     out = []
-    for cr in model.inventory.addr_crs():
-        if cr.subnet != s.name:
+    for o in model.one_family.get((s.name, fs.family), []):
+        if o.real and (fs.available is None
+                       or not all(a.value in fs.available for a in o.real)):
             continue
-        has_v4 = any(a.family == "ipv4" for a in cr.addresses)
-        real_v6 = [a for a in cr.addresses if a.family == "ipv6"]
-        if has_v4 and real_v6 and all(a.value in v6.available for a in real_v6):
-            out.append(cr)
-    return sorted(out, key=lambda c: (_RESTORE_ORDER[c.ref.kind], c.ref.name))
+        out.append(o)
+    return out
 
 
 def leaks(model: Model) -> Iterator[Finding]:
-    """leaked-ip and phantom-v6-restore: addresses in use that nothing claims."""
+    """leaked-ip, phantom-ip and phantom-v6-restore: addresses in use that nothing claims."""
     searched = [k for k in OWNER_KINDS if model.snapshot.has(k)] + [
         "subnet U2O/multicast status", "in-flight requests (pods, EIP/Vip specs, NAT gateway "
         "lanIp, egress gateways, Services)"]
@@ -62,48 +60,139 @@ def leaks(model: Model) -> Iterator[Finding]:
             if fs.using is None or _inconsistencies(fs):
                 continue
             gateways = IntervalSet.of_points([fs.gateway] if fs.gateway is not None else [])
-            candidates = fs.using - fs.excluded - gateways - model.space(s.name, fam).claimed
+            blocked = _blocked_requests(model, s, fs)
+            claimed = model.space(s.name, fam).claimed - IntervalSet.of_points(blocked)
+            candidates = fs.using - fs.excluded - gateways - claimed
             if not candidates:
                 continue
-            if fam == "ipv6":
-                owners = _half_restored(model, s)
-                phantoms = candidates.lowest(len(owners))
-                for owner, value in zip(owners, phantoms, strict=False):
-                    yield _phantom(model, s, fs, owner, value)
-                candidates = candidates - IntervalSet.of_points(phantoms)
-            yield from _leaked(model, s, fs, candidates, searched)
+            owners = _phantom_owners(model, s, fs)
+            ambiguous = ""
+            if owners:
+                pairs, ambiguous = _pair_phantoms(model, s, fs, candidates, owners)
+                for owner, value, how in pairs:
+                    yield _phantom(model, s, fs, owner, value, how, ambiguous)
+                candidates = candidates - IntervalSet.of_points([v for _, v, _ in pairs])
+            yield from _leaked(model, s, fs, candidates, searched, ambiguous, blocked)
 
 
-def _phantom(model: Model, s: SubnetInfo, fs: FamilySpace, owner: AddrCR,
-             value: int) -> Finding:
-    addr = Address("ipv6", value)
-    real = [str(a) for a in owner.addresses if a.family == "ipv6"]
+def _blocked_requests(model: Model, s: SubnetInfo, fs: FamilySpace) -> dict[int, list[Claim]]:
+    """Addresses in use that only a Pending pod's static ip_address asks for. The controller
+    allocates a static IP with GetStaticAddress before it marks the pod allocated; when the
+    address is already held under another key it answers ErrConflict (pkg/ipam) and the pod
+    never starts. So the request does not own the address: it is the leak's victim, and it
+    does not hide the leak. (An allocation in flight looks the same in one scan; that is
+    why a leak needs two observations before repair acts.)"""
+    if fs.using is None:
+        return {}
+    space = model.space(s.name, fs.family)
+    out: dict[int, list[Claim]] = {}
+    for value, claims in space.by_address.items():
+        if value not in fs.using:
+            continue
+        protecting = [c for c in claims if c.role in PROTECTING_ROLES]
+        if protecting and all(_pending_request(model, c) for c in protecting):
+            out[value] = protecting
+    return out
+
+
+def _pending_request(model: Model, c: Claim) -> bool:
+    if c.role != "inflight" or c.ref.kind != "Pod":
+        return False
+    pod = model.inventory.pods.get((c.ref.namespace or "", c.ref.name))
+    return pod is not None and pod.phase in ("", "Pending")
+
+
+def _pair_phantoms(model: Model, s: SubnetInfo, fs: FamilySpace, candidates: IntervalSet,
+                   owners: list[OneFamilyOwner]
+                   ) -> tuple[list[tuple[OneFamilyOwner, int, str]], str]:
+    """Which unowned addresses are phantoms, and whose. The controller log decides where it
+    names the key (`allocate v4 …, v6 … for KEY`); the rest are paired as InitIPAM files them
+    (the lowest free address, owner after owner), which is only certain when there are as many
+    addresses left as owners: a leak lower than a phantom, or an owner without a phantom (no
+    leader start since it got its address), makes the pairing a guess. Returns the pairs and,
+    when the pairing is a guess, why."""
+    by_key = {o.key: o for o in owners}
+    pairs: list[tuple[OneFamilyOwner, int, str]] = []
+    decided: list[int] = []
+    for (subnet, addr), alloc in sorted(model.allocations.items(), key=lambda kv: kv[1].line_no):
+        if subnet != s.name or addr.family != fs.family or addr.value not in candidates:
+            continue
+        decided.append(addr.value)
+        owner = by_key.pop(alloc.key, None)
+        if owner is not None:
+            pairs.append((owner, addr.value, "log"))
+    rest = list(by_key.values())
+    left = candidates - IntervalSet.of_points(decided)
+    if not rest or not left:
+        return pairs, ""
+    lowest = left.lowest(len(rest))
+    pairs += [(o, v, "lowest") for o, v in zip(rest, lowest, strict=False)]
+    count = left.size()
+    if count == len(rest):
+        return pairs, ""
+    return pairs, (
+        f"{len(rest)} owner(s) here get a phantom {fs.family} at each leader start "
+        f"({', '.join(str(o.ref) for o in rest[:5])}) and {count} unowned {fs.family} "
+        "address(es) are in use: "
+        + ("a leak may be lower than a phantom, so which addresses are phantoms is a guess"
+           if count > len(rest) else
+           "not every owner has a phantom, so which owner holds which is a guess")
+        + "; give the controller log (--controller-log) to pair them by IPAM key")
+
+
+def _phantom(model: Model, s: SubnetInfo, fs: FamilySpace, owner: OneFamilyOwner,
+             value: int, how: str, ambiguous: str) -> Finding:
+    addr = Address(fs.family, value)
     assert fs.using is not None
+    real = [str(a) for a in owner.real]
+    if how == "log":
+        why = "the controller log shows this address filed under the owner's key"
+    else:
+        why = ("InitIPAM files the lowest free address of the missing family under the owner's "
+               "key; this is the lowest unowned address in use, owners taken in InitIPAM's "
+               "order")
+    evidence: dict[str, Any] = {
+        "status_range": {"field": f"status.{STATUS_FIELDS[fs.family]['using']}",
+                         "interval": _interval_text(fs, fs.using, value)},
+        "paired_owner": owner.ref.as_json(), "owner_ipam_key": owner.key,
+        "owner_restored": [str(a) for a in owner.restored], "why_phantom": owner.why,
+        "why_paired": why, "paired_by": how,
+        "nb_rows": model.nb_rows_json(addr), **_log_evidence(model, s, addr)}
+    if ambiguous and how != "log":
+        evidence["pairing_ambiguous"] = ambiguous
+    if real and fs.family == "ipv6":
+        evidence["owner_real_ipv6"] = real
+        evidence["owner_ipv4"] = [str(a) for a in owner.restored]
+        return Finding(
+            "phantom-v6-restore", "warning",
+            f"{addr} is held with no owner; it is the phantom IPv6 of {owner.ref} "
+            f"(whose real IPv6 {', '.join(real)} is marked available)",
+            s.name, "ipv6", addr, (owner.ref, s.ref), evidence)
     return Finding(
-        "phantom-v6-restore", "warning",
-        f"{addr} is held with no owner; it is the phantom IPv6 of {owner.ref} "
-        f"(whose real IPv6 {', '.join(real)} is marked available)",
-        s.name, "ipv6", addr, (owner.ref, s.ref),
-        {"status_range": {"field": f"status.{STATUS_FIELDS['ipv6']['using']}",
-                          "interval": _interval_text(fs, fs.using, value)},
-         "paired_owner": owner.ref.as_json(), "owner_real_ipv6": real,
-         "owner_ipv4": [str(a) for a in owner.addresses if a.family == "ipv4"],
-         "why_paired": "InitIPAM restores this owner from its IPv4 only and files the lowest "
-                       "free IPv6 under its key; this is the lowest unowned IPv6 in use",
-         "nb_rows": model.nb_rows_json(addr),
-         **_log_evidence(model, s, addr)})
+        "phantom-ip", "warning",
+        f"{addr} is held under the key {owner.key!r} of {owner.ref}: {owner.why}, so every "
+        f"leader start files the lowest free {fs.family} for it; a restart re-creates it",
+        s.name, fs.family, addr, (owner.ref, s.ref), evidence)
 
 
 def _log_evidence(model: Model, s: SubnetInfo, addr: Address) -> dict[str, Any]:
     alloc = model.allocations.get((s.name, addr))
     if alloc is None:
         return {}
-    return {"ipam_key": alloc.key, "former_owner": _former_owner(alloc.key),
-            "controller_log": {"file": alloc.source, "line": alloc.line_no, "time": alloc.time}}
+    out: dict[str, Any] = {
+        "ipam_key": alloc.key, "former_owner": _former_owner(alloc.key),
+        "controller_log": {"file": alloc.source, "line": alloc.line_no, "time": alloc.time}}
+    if alloc.kind:
+        # Its delete handler logged the kind: "handle delete iptables eip KEY" and the like.
+        out["former_kind"] = alloc.kind
+        out["former_owner"] = f"{alloc.kind} {alloc.key}" + (
+            f" (its delete handler ran: log line {alloc.kind_line})" if alloc.kind_line else "")
+    return out
 
 
 def _leaked(model: Model, s: SubnetInfo, fs: FamilySpace, leaked: IntervalSet,
-            searched: list[str]) -> Iterator[Finding]:
+            searched: list[str], ambiguous: str = "",
+            blocked: dict[int, list[Claim]] | None = None) -> Iterator[Finding]:
     assert fs.using is not None
     fld = f"status.{STATUS_FIELDS[fs.family]['using']}"
     listed = leaked.lowest(model.policy.max_listed)
@@ -116,9 +205,17 @@ def _leaked(model: Model, s: SubnetInfo, fs: FamilySpace, leaked: IntervalSet,
             "confirmed": False, "observations": 1,
         }
         evidence.update(_log_evidence(model, s, addr))
+        if ambiguous and "ipam_key" not in evidence:
+            evidence["pairing_ambiguous"] = ambiguous
         message = f"{addr} is in {s.name}'s using range but no object owns it"
         if "ipam_key" in evidence:
             message += f" (IPAM key {evidence['ipam_key']!r} from the controller log)"
+        victims = (blocked or {}).get(value, [])
+        if victims:
+            evidence["blocked_requests"] = [claim_json(c) for c in victims]
+            message += ("; it blocks " + ", ".join(str(c.ref) for c in victims)
+                        + ", Pending with this static ip_address (the allocator answers "
+                        "ErrConflict)")
         yield Finding("leaked-ip", "error", message, s.name, fs.family, addr, (s.ref,), evidence)
     rest = leaked - IntervalSet.of_points(listed)
     if rest:
@@ -128,7 +225,7 @@ def _leaked(model: Model, s: SubnetInfo, fs: FamilySpace, leaked: IntervalSet,
             s.name, fs.family, None, (s.ref,),
             {"ranges": format_ranges(fs.family, rest, limit=32), "count": rest.size(),
              "status_field": fld, "owners_searched": searched, "confirmed": False,
-             "observations": 1,
+             "observations": 1, **({"pairing_ambiguous": ambiguous} if ambiguous else {}),
              "note": "listed by range: that many leaks usually means the status is stale or "
                      "the scan missed an owner kind"})
 
@@ -237,15 +334,19 @@ def _range_finding(s: SubnetInfo, fam: Family, what: str, ev: dict[str, Any]) ->
 def status_counts(model: Model) -> Iterator[Finding]:
     """status-count-mismatch: stale counts, and counts the using range cannot explain."""
     index = CountIndex(model.inventory)
-    rules = ip_cr_rules(model.version)
+    rules = [(rule, era) for era in count_eras(model.version)
+             for rule in ip_cr_rules(model.version)]
     for s in sorted(model.subnets.values(), key=lambda x: x.name):
         if not s.families:
             continue
-        tries = {rule: index.counted(s, rule, model.version) for rule in rules}
-        yield from _stale_counts(model, s, tries)
-        counted = next(iter(tries.values()))
+        tries = {f"{rule}/{era}": (era, index.counted(s, rule, era)) for rule, era in rules}
+        yield from _stale_counts(model, s, {k: v for k, (_, v) in tries.items()})
         for _fam, fs in sorted(s.families.items()):
-            yield from _range_delta(model, s, fs, counted)
+            # The rules that explain the status count (or, with none, the first) decide.
+            era, counted = next((t for t in tries.values() if fs.using_count is not None
+                                 and fs.using_count.matches(len(t[1]))),
+                                next(iter(tries.values())))
+            yield from _range_delta(model, s, fs, counted, index.not_counted(s, era), era)
 
 
 def _stale_counts(model: Model, s: SubnetInfo, tries: dict[str, list[Any]]) -> Iterator[Finding]:
@@ -272,13 +373,14 @@ def _stale_counts(model: Model, s: SubnetInfo, tries: dict[str, list[Any]]) -> I
                 {"field": f"status.{names[field_key]}", "status": status.text,
                  "recount": expected, "formula": "IP CRs (minus those in non-gateway "
                  "excludeIps) + Vips{ip_reserved=''} + IptablesEIPs + OvnEips labelled with "
-                 "the subnet" + ("" if attr == "using_count" else
+                 "the subnet (up to v1.14: IptablesEIPs only on subnets that are not OVN's, "
+                 "OvnEips only on vlan subnets)" + ("" if attr == "using_count" else
                                  "; available = 2^hostbits - 2 - excluded - using"),
                  "version": str(model.version) if model.version else None})
 
 
-def _range_delta(model: Model, s: SubnetInfo, fs: FamilySpace, counted: list[Any]
-                 ) -> Iterator[Finding]:
+def _range_delta(model: Model, s: SubnetInfo, fs: FamilySpace, counted: list[Any],
+                 not_counted: list[AddrCR], era: str) -> Iterator[Finding]:
     count = fs.using_count
     if fs.using is None or count is None:
         return
@@ -314,6 +416,15 @@ def _range_delta(model: Model, s: SubnetInfo, fs: FamilySpace, counted: list[Any
         deltas.append({"delta": "+1", "object": str(item.ref), "ip": str(a), "reason": reason,
                        "legitimate": legit})
     uncounted = fs.using - IntervalSet.of_points(seen)
+    # Held and listed in the using range, but left out of the count by the era's rules.
+    skipped = {a.value: cr for cr in not_counted for a in cr.addresses if a.family == fam}
+    for value in sorted(skipped):
+        if value in uncounted:
+            deltas.append({"delta": "-1", "ip": format_ip(fam, value),
+                           "object": str(skipped[value].ref),
+                           "reason": f"held but not counted by the {era} rules",
+                           "legitimate": True})
+    uncounted = uncounted - IntervalSet.of_points(skipped)
     for value in uncounted.lowest(64):
         claims = model.claims_at(s.name, Address(fam, value))
         who = ", ".join(str(c.ref) for c in claims if c.role == "owner")

@@ -20,7 +20,7 @@ Needs = Literal["k8s", "nb", "exec"]
 @dataclass(frozen=True)
 class CheckSpec:
     id: str
-    cls: str  # the class in kube-ovn-model.md §8
+    cls: str  # the check class (C01…C19), as listed in docs/checks.md
     severity: Severity
     title: str
     explanation: str
@@ -63,7 +63,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "A single scan can also catch an allocation in flight (the allocator files an IP before "
         "any record is written), so one observation is never enough to act.",
         "the status range that lists the IP; every owner kind that was searched; the NB rows "
-        "that still carry the IP; the IPAM key from the controller log when one was given; "
+        "that still carry the IP; the IPAM key from the controller log when one was given, and "
+        "the former owner's kind when its delete handler logged it; "
         '"confirmed": false until two scans a grace period apart agree.',
         "Confirm with a second scan a few minutes later. Clean the NB rows that carry the IP "
         "first (see the orphan-nb-* findings). Then release the entry the controller's own way: "
@@ -85,6 +86,27 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "Do not restart the controller to fix this. Keep the owner's real IPv6 from being handed "
         "out again, for example by adding it to the subnet's excludeIps, and track the "
         "upstream fix.",
+        False,
+    ),
+    CheckSpec(
+        "phantom-ip", "C02", "warning",
+        "An address is held under a live owner's key: the other-family address a leader start "
+        "files for it.",
+        "In a dual-stack subnet, InitIPAM (pkg/controller/init.go) re-files each owner with "
+        "GetStaticAddress, and checkAndAppendIpsForDual (pkg/ipam/ipam.go) gives an owner that "
+        "brings one family the lowest free address of the other family, under its key: a pod "
+        "asking for one family (ovn.kubernetes.io/ip_family), a Vip, OvnEip or IptablesEIP "
+        "(restored from their IPv4 only) or an IP CR recorded before the subnet became "
+        "dual-stack. Nothing but the allocator records that address, so it looks leaked; but "
+        "its key is live and every leader start files it again. With several such owners and "
+        "more unowned addresses than owners, which address is whose is a guess unless the "
+        "controller log names the key: the finding says so, and repair holds every unowned "
+        "address of that subnet family.",
+        "the owner, its IPAM key and what InitIPAM restores from it; how the address was "
+        "paired (controller log or lowest free) and, when that is a guess, why.",
+        "Nothing to release: a controller restart re-creates it. Give the owner both families "
+        "(or accept the wasted address); to tell phantoms from leaks, scan again with "
+        "--controller-log.",
         False,
     ),
     CheckSpec(
@@ -118,8 +140,12 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "The IP CR records an address for a pod, VM, StatefulSet, node or subnet that no longer "
         "exists. It is counted in the subnet status but not restored at leader start; gcIP "
         "deletes it only at the next leader start, so until then the record keeps the IP out "
-        "of use and its port may still route it. IP CRs named after a live pod's port and "
-        "reservations labelled ip_reserved=true are reported as info and never deleted.",
+        "of use and its port may still route it. The owner is looked for as the controller's "
+        "checkIPOwnerExists (pkg/controller/gc.go) does: a node's IP CR is one with no "
+        "namespace whose nodeName equals its podName (never a name starting with node-), then "
+        "the VM, the StatefulSet, a Node or Subnet ownerReference, the pod. IP CRs named "
+        "after a live pod's port and reservations labelled ip_reserved=true are reported as "
+        "info and never deleted.",
         "the owner that was looked for and why it is considered gone.",
         "Delete the IP CR normally (kubectl delete ip NAME) so the controller's finalizer path "
         "releases the address and its port. Never strip its finalizer.",

@@ -151,7 +151,8 @@ def lsp_eips(model: Model) -> Iterator[Finding]:
 
 
 def _eip_ip(rule: NatRule) -> list[Address]:
-    keys = ("v4ip",) if rule.eip_kind == "IptablesEIP" else ("v4Eip", "v6Eip")
+    # Iptables*Rule status: v4ip and v6ip (pkg/apis/kubeovn/v1/iptables-*-rule.go).
+    keys = ("v4ip", "v6ip") if rule.eip_kind == "IptablesEIP" else ("v4Eip", "v6Eip")
     out = []
     for k in keys:
         text = rule.status.get(k)
@@ -343,7 +344,8 @@ def _mac_collisions(model: Model) -> Iterator[Finding]:
     for cr in inv.addr_crs():
         if cr.mac and cr.addresses:
             # A Vip taken over by a pod shares the pod's MAC by design; the restart skips
-            # the Vip and keeps the pod, which is what heals it (correction 4).
+            # the Vip and keeps the pod, which is what heals it (pkg/controller/init.go
+            # restores pods before Vips).
             if cr.ref.kind == "Vip" and cr.reserved_by in inv.live_ports:
                 continue
             by_mac[(cr.subnet, cr.mac.lower())].setdefault(cr.ref.name, cr.ref)

@@ -19,7 +19,7 @@ Producer = Callable[[Model], Iterable[Finding]]
 # Which function produces which ids; some produce several because one analysis
 # decides between them (a phantom IPv6 is not also a leak).
 PRODUCERS: tuple[tuple[tuple[str, ...], Producer], ...] = (
-    (("leaked-ip", "phantom-v6-restore"), allocator.leaks),
+    (("leaked-ip", "phantom-v6-restore", "phantom-ip"), allocator.leaks),
     (("owner-ip-available",), allocator.owner_ip_available),
     (("status-range-invalid",), allocator.status_ranges),
     (("status-count-mismatch",), allocator.status_counts),
@@ -39,7 +39,8 @@ PRODUCERS: tuple[tuple[tuple[str, ...], Producer], ...] = (
 
 # Checks that would call owned addresses leaked, or owned objects orphaned, if an owner
 # kind was not read, or read only in part (a skipped malformed pod).
-NEEDS_ALL_OWNERS = frozenset({"leaked-ip", "phantom-v6-restore", "status-count-mismatch",
+NEEDS_ALL_OWNERS = frozenset({"leaked-ip", "phantom-v6-restore", "phantom-ip",
+                              "status-count-mismatch",
                               "orphan-ip-cr", "orphan-nb-lsp"})
 
 

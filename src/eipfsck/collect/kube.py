@@ -35,7 +35,13 @@ from kubernetes.config.config_exception import ConfigException
 
 from eipfsck.collect.progress import Progress, Silent
 from eipfsck.errors import EipfsckError, UsageError
-from eipfsck.kubeovn.names import CONTROLLER, KUBE_OVN_CONFIGMAPS
+from eipfsck.kubeovn.names import (
+    CONTROLLER,
+    EXTERNAL_GW_CONFIGMAP,
+    KUBE_OVN_CONFIGMAPS,
+    controller_containers,
+    settings_from_args,
+)
 from eipfsck.snapshot import (
     K8S_RESOURCES,
     NAMESPACED,
@@ -412,9 +418,37 @@ class KubeCollector:
             sources.append(SourceStatus(resource, "k8s", out.state, len(out.items),
                                         out.resource_version, out.detail))
             self.progress.done(resource, out.state, len(out.items))
+        self._gateway_config_elsewhere(k8s)
         by_name = {s.name: s for s in sources}
         return KubeResult(k8s, [by_name[r] for r in resources], problems, rejected,
                           self.warnings, self.server, self.context, self.auth)
+
+    def _gateway_config_elsewhere(self, k8s: dict[str, list[dict[str, Any]]]) -> None:
+        """--external-gateway-config-ns may put ovn-external-gw-config outside Kube-OVN's
+        namespace (pkg/controller/config.go); the flag is only known once the Deployment
+        is read, so that one ConfigMap is read after it."""
+        if "configmaps" not in k8s:
+            return
+        values: dict[str, Any] = {}
+        for dep in k8s.get("deployments.apps", []):
+            if dep["metadata"]["name"] == CONTROLLER:
+                for c in controller_containers(dep):
+                    values.update(settings_from_args(list(c.get("command") or [])
+                                                     + list(c.get("args") or [])))
+        ns = values.get("external_gateway_config_ns")
+        if not ns or ns == self.target.kube_ovn_namespace:
+            return
+        api = API_RESOURCES["configmaps"]
+        answer = self.http.get(api.path(ns, EXTERNAL_GW_CONFIGMAP))
+        if answer.status != 200:
+            if answer.status != 404:
+                self.warnings.append(f"cannot read ConfigMap {ns}/{EXTERNAL_GW_CONFIGMAP} "
+                                     f"(--external-gateway-config-ns): HTTP {answer.status}")
+            return
+        obj = _parse(answer.body, f"{self.server}{api.path(ns, EXTERNAL_GW_CONFIGMAP)}")
+        slim, _, _ = slim_object("configmaps", obj)
+        if slim is not None:
+            k8s["configmaps"].append(slim)
 
     def _read(self, resource: str) -> _ListOutcome:
         api = API_RESOURCES[resource]

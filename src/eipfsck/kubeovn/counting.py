@@ -1,11 +1,16 @@
-"""How the controller counts a subnet's usingIPs (kube-ovn-model.md §2.3, correction 5).
+"""How the controller counts a subnet's usingIPs.
 
 usingIPs = #IP CRs of S − #those whose IP lies in a non-gateway excludeIps entry
          + #Vips{subnet=S, ip_reserved=""} + #IptablesEIPs{subnet=S} + #OvnEips{subnet=S}
 
-Releases up to v1.16.2 select IP CRs by the label "<S>: ''"; master (v1.17) by
-spec.subnet/attachSubnets. v1.14 counted OvnEips only on subnets with spec.vlan and
-IptablesEIPs only on non-OVN subnets.
+(pkg/controller/subnet_status.go `calculateUsingIPs` from v1.15.0; before, the same terms in
+pkg/controller/subnet.go `calcSubnetStatusIP`/`calcDualSubnetStatusIP`, where IptablesEIPs
+count only on subnets that are not OVN's (`isOvnSubnet`) and OvnEips only on subnets with
+spec.vlan.) Releases up to v1.16.2 select IP CRs by the label "<S>: ''"; master (v1.17) by
+spec.subnet/attachSubnets. Vips, IptablesEIPs and OvnEips are selected by their
+ovn.kubernetes.io/subnet label as the object carries it: the controller rewrites it (for
+an OvnEip, `natLabelAndAnnoOvnEip` in pkg/controller/ovn_eip.go sets it to
+spec.externalSubnet, which may be empty, so such an EIP counts nowhere).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from eipfsck.kubeovn.refs import Ref
 from eipfsck.kubeovn.subnet import SubnetInfo
 
 IpRule = Literal["label", "spec"]
+Era = Literal["v1.14", "v1.15"]  # the count rules up to v1.14, and from v1.15 on
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,19 @@ def ip_cr_rules(version: Version | None) -> tuple[IpRule, ...]:
     if version is None:
         return ("label", "spec")
     return ("spec",) if version.at_least(1, 17) else ("label",)
+
+
+def count_eras(version: Version | None) -> tuple[Era, ...]:
+    """The EIP count rules to try; both when the version is unknown."""
+    if version is None:
+        return ("v1.15", "v1.14")
+    return ("v1.15",) if version.at_least(1, 15) else ("v1.14",)
+
+
+def era_skips(s: SubnetInfo, kind: str, era: Era) -> bool:
+    """Whether the controller of that era leaves an EIP of this kind out of s's count."""
+    return era == "v1.14" and ((kind == "IptablesEIP" and s.is_ovn)
+                               or (kind == "OvnEip" and not s.vlan))
 
 
 class CountIndex:
@@ -54,7 +73,12 @@ class CountIndex:
         for cr in inv.addr_crs():
             self.crs_by_label[cr.labels.get(n.LABEL_SUBNET, "")].append(cr)
 
-    def counted(self, s: SubnetInfo, rule: IpRule, version: Version | None) -> list[Counted]:
+    def not_counted(self, s: SubnetInfo, era: Era) -> list[AddrCR]:
+        """EIPs labelled with s that the era's rules leave out of the count: they hold
+        their addresses (the using range lists them) without being counted."""
+        return [cr for cr in self.crs_by_label.get(s.name, []) if era_skips(s, cr.ref.kind, era)]
+
+    def counted(self, s: SubnetInfo, rule: IpRule, era: Era) -> list[Counted]:
         gateway_entries = s.gateway_entries()
         non_gw: dict[str, IntervalSet] = {}
         for text, fam, lo, hi in s.exclusions.entries:
@@ -66,13 +90,11 @@ class CountIndex:
             # Each IP CR is subtracted at most once, whichever of its IPs is excluded.
             if not any(a.value in non_gw.get(a.family, IntervalSet()) for a in ip.addresses):
                 out.append(Counted(ip.ref, ip.addresses))
-        old = version is not None and not version.at_least(1, 15)
         for cr in self.crs_by_label.get(s.name, []):
             kind = cr.ref.kind
             if kind == "Vip" and cr.labels.get(n.LABEL_IP_RESERVED) != "":
                 continue
-            if old and ((kind == "IptablesEIP" and s.is_ovn)
-                        or (kind == "OvnEip" and not s.vlan)):
+            if era_skips(s, kind, era):
                 continue
             out.append(Counted(cr.ref, cr.addresses))
         return out

@@ -1,6 +1,7 @@
 """Kube-OVN's names: labels, annotations, finalizers, defaults and naming rules.
 
-Sources are cited as in kube-ovn-model.md (pkg/util/const.go, pkg/ovs/util.go).
+Sources: Kube-OVN's pkg/util/const.go (labels, annotations, finalizers, names) and
+pkg/ovs/util.go (port names).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ EXTERNAL_GW_CONFIGMAP = "ovn-external-gw-config"
 KUBE_OVN_CONFIGMAPS = (EXTERNAL_GW_CONFIGMAP, "ovn-vpc-nat-config", "ovn-vpc-nat-gw-config")
 # Deployment and leader-election Lease of the controller, both in Kube-OVN's namespace.
 CONTROLLER = "kube-ovn-controller"
+# The recommended version label; the kube-ovn-v2 chart sets it to the app version
+# (charts/kube-ovn-v2/templates/_helpers.tpl).
+VERSION_LABEL = "app.kubernetes.io/version"
 LEGACY_EXTERNAL_SWITCH = "ovn-external"
 INTERCONNECT_SWITCH = "ts"
 
@@ -56,6 +60,37 @@ RESOURCE_OF_KIND: dict[str, str] = {
 
 POD_TYPE_STS = "StatefulSet"
 POD_TYPE_VM = "VirtualMachine"
+
+# util.NodeLspPrefix: a node's port and IPAM key are "node-<node>" (util.NodeLspName). The
+# prefix names a node's *port*; it never decides whether an IP CR is a node's (pods,
+# StatefulSets and VMs are often called node-…): see is_node_ip_cr.
+NODE_PORT_PREFIX = "node-"
+# The IP CRs a subnet owns: U2O interconnection and multicast querier (createOrUpdateIPCR).
+SUBNET_IP_PREFIXES = ("u2o-interconnection.", "mcast-querier.")
+
+
+def node_port(node: str) -> str:
+    """util.NodeLspName: a node's port name and IPAM key."""
+    return NODE_PORT_PREFIX + node
+
+
+def is_node_ip_cr(namespace: str, pod_name: str, node_name: str) -> bool:
+    """checkIPOwnerExists (pkg/controller/gc.go, v1.14 to master): an IP CR is a node's when
+    spec.namespace is empty and spec.nodeName equals spec.podName (createOrUpdateIPCR writes
+    podName = nodeName = the node's name, namespace = "" for the join-subnet IP)."""
+    return namespace == "" and node_name == pod_name
+
+
+def ip_cr_key(namespace: str, pod_name: str, name: str) -> str:
+    """The IPAM key an IP CR's address is filed under: "<ns>/<pod>" for a pod, StatefulSet
+    or VM IP; the CR's podName for U2O/multicast IPs (createOrUpdateIPCR: key = podName);
+    util.NodeLspName(podName) otherwise (InitIPAM in pkg/controller/init.go, for an IP CR
+    with no namespace)."""
+    if namespace:
+        return f"{namespace}/{pod_name}"
+    if pod_name.startswith(SUBNET_IP_PREFIXES):
+        return pod_name
+    return node_port(pod_name) if pod_name else name
 
 
 def annotation(provider: str, key: str) -> str:
@@ -135,6 +170,13 @@ class Settings:
     node_switch: str = "join"
     keep_vm_ip: bool = True
     namespace: str = "kube-system"
+    # --external-gateway-config-ns: where ovn-external-gw-config lives (pkg/controller/
+    # config.go, default kube-system); empty means Kube-OVN's namespace.
+    external_gateway_config_ns: str = ""
+
+    @property
+    def gateway_config_namespace(self) -> str:
+        return self.external_gateway_config_ns or self.namespace
 
 
 # kube-ovn-controller flag -> Settings field (cmd/controller, pkg/controller/config.go).
@@ -143,6 +185,7 @@ _CONTROLLER_FLAGS = {
     "--cluster-router": "cluster_router",
     "--node-switch": "node_switch",
     "--keep-vm-ip": "keep_vm_ip",
+    "--external-gateway-config-ns": "external_gateway_config_ns",
 }
 
 

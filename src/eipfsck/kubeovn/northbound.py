@@ -1,19 +1,21 @@
-"""Mapping OVN northbound rows back to their Kubernetes owners (kube-ovn-model.md §4.6).
+"""Mapping OVN northbound rows back to their Kubernetes owners (docs/design-notes.md, NB mapping).
 
 Each row Kube-OVN could have written is classified once: owned (and by whom), an
 orphan, or carrying another address than its owner (drift). Rows that are not
 provably Kube-OVN's are left alone: touching another system's rows is how other
-tools hurt their users (prior-art.md §3.6). Every address a row carries is also
+tools hurt their users. Every address a row carries is also
 indexed, so findings can name the NB rows seen for an IP.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from eipfsck.addresses import Address, parse_cidr, parse_interface_address, try_parse_ip
 from eipfsck.kubeovn import names as n
+from eipfsck.kubeovn.names import Version
 from eipfsck.kubeovn.owners import AddrCR, Inventory, NatRule, PodInfo
 from eipfsck.kubeovn.refs import Ref
 from eipfsck.kubeovn.subnet import SubnetInfo, SubnetLocator
@@ -98,8 +100,12 @@ def _ip_or_cidr(text: Any) -> tuple[Address | None, str]:
 
 class _Mapper:
     def __init__(self, snap: Snapshot, inv: Inventory, subnets: dict[str, SubnetInfo],
-                 locator: SubnetLocator) -> None:
+                 locator: SubnetLocator, version: Version | None = None) -> None:
         self.snap, self.inv, self.subnets, self.locator = snap, inv, subnets, locator
+        self.version = version
+        self.vpc_lb_names = {v for o in snap.items("vpcs.kubeovn.io")
+                             for k, v in (o.get("status") or {}).items()
+                             if k.endswith("LoadBalancer") and isinstance(v, str) and v}
         self.view = NbView()
         self.ls_of: dict[str, str] = {}
         for ls in snap.nb_rows("Logical_Switch"):
@@ -143,6 +149,17 @@ class _Mapper:
         self.service_addresses = {c.address for c in inv.claims if c.ref.kind == "Service"}
         self.slr_vips = {try_parse_ip((o.get("spec") or {}).get("vip"))
                          for o in snap.items("switch-lb-rules.kubeovn.io")}
+        # A typed Vip (switch_lb_vip, kube_host_vm_vip) gets a port named as a pod's would be,
+        # PodNameToPortName(vip, spec.namespace, provider) (pkg/controller/vip.go
+        # handleAddVirtualIP); with no namespace that is "<name>." and buildLogicalSwitchPort
+        # (pkg/ovs/ovn-nb-logical_switch_port.go) writes no pod key.
+        self.typed_vip_ports: dict[str, AddrCR] = {}
+        for vip in inv.vips.values():
+            sub = subnets.get(vip.subnet)
+            if vip.type and sub is not None:
+                ns = vip.spec.get("namespace")
+                self.typed_vip_ports[n.port_name(vip.ref.name, ns if isinstance(ns, str)
+                                                 else "", sub.provider)] = vip
 
     def ref(self, table: str, row: dict[str, Any], name: str | None = None) -> Ref:
         return Ref(table, name if name is not None else str(row.get("name", "")),
@@ -201,26 +218,33 @@ class _Mapper:
             return
         if typ not in ("", None):
             return  # localnet, l2gateway, …: plumbing, not an IP owner
+        typed_vip = self.typed_vip_ports.get(name)
+        if typed_vip is not None:
+            self.drift(ref, ls, addrs, typed_vip.ref, typed_vip.addresses, "typed Vip port")
+            return
         pod_key = ext.get("pod")
         if isinstance(pod_key, str) and "/" in pod_key:
             self.pod_port(ref, row, ls, addrs, pod_key, cols)
             return
         if ext.get("vendor") != "kube-ovn":
             return
-        if name.startswith("node-"):
-            node = name[len("node-"):]
-            if inv.node_names is None:
+        # Both are bare ports (CreateBareLogicalSwitchPort): an lsp-type OvnEip's port is
+        # named after the OvnEip, which is named after its node, so node-1's EIP port is
+        # "node-1" too. The EIP comes first; only then may the node prefix decide.
+        if name in inv.ovn_eips:
+            eip = inv.ovn_eips[name]
+            self.drift(ref, ls, addrs, eip.ref, eip.addresses, "lsp-type EIP port")
+            return
+        if name.startswith(n.NODE_PORT_PREFIX):
+            node = name[len(n.NODE_PORT_PREFIX):]
+            if inv.node_names is None or not self.snap.has("ovn-eips.kubeovn.io"):
                 return
             if node in inv.nodes:
                 info = inv.nodes[node]
                 self.drift(ref, ls, addrs, info.ref, info.addresses, "node port")
                 return
             self.report("orphan-nb-lsp", ref, ls, addrs, f"node port, but Node {node} does not "
-                        "exist", columns=cols)
-            return
-        if name in inv.ovn_eips:
-            eip = inv.ovn_eips[name]
-            self.drift(ref, ls, addrs, eip.ref, eip.addresses, "lsp-type EIP port")
+                        f"exist (nor an OvnEip named {name})", columns=cols)
             return
         if not self.snap.has("ovn-eips.kubeovn.io") or not self.snap.has("nodes"):
             return
@@ -288,7 +312,8 @@ class _Mapper:
             return
         if lr == inv.settings.cluster_router and ls in (inv.settings.external_gateway_switch,
                                                         n.LEGACY_EXTERNAL_SWITCH):
-            gw = inv.configmaps.get((inv.settings.namespace, n.EXTERNAL_GW_CONFIGMAP))
+            gw = inv.configmaps.get((inv.settings.gateway_config_namespace,
+                                     n.EXTERNAL_GW_CONFIGMAP))
             if gw is not None or not self.snap.has("configmaps"):
                 return  # the default-VPC gateway built from ovn-external-gw-config
         if not self.snap.has("ovn-eips.kubeovn.io"):
@@ -361,9 +386,11 @@ class _Mapper:
 
     def match_nat(self, lr: str, typ: str, ext_ip: Address, logical_text: str) -> NatRule | None:
         want_kind = {"dnat_and_snat": "OvnFip", "snat": "OvnSnatRule"}.get(typ, "")
-        keys = ("v4Ip", "v6Ip") if typ == "dnat_and_snat" else ("v4IpCidr", "v6IpCidr")
+        # v1.12.0-v1.12.1 wrote the OvnSnatRule status field as v4ipCidr (v4IpCidr from v1.12.2).
+        keys = ("v4Ip", "v6Ip") if typ == "dnat_and_snat" \
+            else ("v4IpCidr", "v6IpCidr", "v4ipCidr")
         for rule in self.rules_by_eip.get((want_kind, lr, ext_ip), []):
-            # FIP rows may map across families (correction 7): try every pair.
+            # FIP rows may map across families (pkg/controller/ovn_fip.go): try every pair.
             if any(_ip_or_cidr(rule.status.get(k))[1] == logical_text for k in keys):
                 return rule
         return None
@@ -390,7 +417,7 @@ class _Mapper:
                 continue
             ref = self.ref("Load_Balancer", row, f"{name} {vip_text}")
             self.index(ref, container, (addr,))
-            if ext.get("vendor") != "kube-ovn":
+            if not self.kube_ovn_lb(name, ext, routers):
                 continue
             if not self.locator.containing(addr.family, addr.value):
                 continue
@@ -403,6 +430,22 @@ class _Mapper:
                         f"on load balancer {name}",
                         columns={"load_balancer": name, "vip": vip_text, "backends": backends,
                                  "routers": routers})
+
+    def kube_ovn_lb(self, name: str, ext: dict[str, Any], routers: list[str]) -> bool:
+        """Whether a load balancer is provably Kube-OVN's. From v1.15.0 (#6001) every one
+        carries external_ids:vendor=kube-ovn; before, none does
+        (pkg/ovs/ovn-nb-load_balancer.go `CreateLoadBalancer` at v1.14.41), and its name
+        says it: the cluster router's `cluster-<proto>[-session]-loadbalancer`
+        (pkg/controller/config.go flags), a VPC's `vpc-<vpc>-<proto>[-sess]-load`
+        (pkg/controller/vpc.go `GenVpcLoadBalancer`, recorded in Vpc status), or an
+        OvnDnatRule's own name, attached to its VPC's router (pkg/controller/ovn_dnat.go
+        `AddDnatRule`)."""
+        if ext.get("vendor") == "kube-ovn":
+            return True
+        if self.version is not None and self.version.at_least(1, 15):
+            return False
+        return bool(_KUBE_OVN_LB.fullmatch(name) or name in self.vpc_lb_names
+                    or any(r in self.kube_ovn_routers for r in routers))
 
     def lb_vip_owned(self, lb_name: str, addr: Address, port: str) -> bool:
         inv = self.inv
@@ -425,6 +468,10 @@ class _Mapper:
                     and lb_name.startswith(("cluster-", "vpc-")))
 
 
+_KUBE_OVN_LB = re.compile(r"cluster-(tcp|udp|sctp)(-session)?-loadbalancer"
+                         r"|vpc-.+-(tcp|udp|sctp)(-sess)?-load")
+
+
 def _split_host_port(text: str) -> tuple[str, str]:
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
@@ -436,8 +483,8 @@ def _split_host_port(text: str) -> tuple[str, str]:
 
 
 def map_northbound(snap: Snapshot, inv: Inventory, subnets: dict[str, SubnetInfo],
-                   locator: SubnetLocator) -> NbView:
-    m = _Mapper(snap, inv, subnets, locator)
+                   locator: SubnetLocator, version: Version | None = None) -> NbView:
+    m = _Mapper(snap, inv, subnets, locator, version)
     for row in snap.nb_rows("Logical_Switch_Port"):
         m.lsp(row)
     for row in snap.nb_rows("Logical_Router_Port"):

@@ -1,13 +1,16 @@
-"""Who claims which IP: every owner kind of kube-ovn-model.md §1, in-flight claims (§8).
+"""Who claims which IP: every owner kind, in-flight claims (docs/design-notes.md, claims).
 
 The result is an Inventory of typed records plus a flat list of Claims. A claim has
 a role, because not every mention of an IP is an allocation:
 
 - owner: an allocation the controller holds, or re-files at its next start;
 - record: an IP CR whose owner is gone; it is no allocation, but it still keeps its
-  IP out of leaked-ip and takes part in double-claim and the spec checks (§8);
-- stale: a pod that is no longer alive but still carries its annotations; the
-  controller releases such IPs, so they only keep an IP out of leaked-ip;
+  IP out of leaked-ip and takes part in double-claim and the spec checks;
+- stale: a VM's pod that is no longer alive but still carries its annotations; it only
+  keeps an IP out of leaked-ip (the VM's IP CR is what holds it);
+- released: a pod that is no longer alive and neither a StatefulSet's nor a VM's: the
+  controller released its IP when it completed (pkg/controller/pod.go, handleUpdatePod
+  queues the delete), so its leftover annotation keeps nothing;
 - inflight: a request (a static IP not yet allocated, a CR without status);
 - external: an address Kubernetes uses that Kube-OVN does not allocate (LB ingress).
 """
@@ -25,7 +28,10 @@ from eipfsck.kubeovn.refs import Ref
 from eipfsck.kubeovn.subnet import SubnetInfo
 from eipfsck.snapshot import Snapshot, parse_time
 
-Role = Literal["owner", "record", "stale", "inflight", "external"]
+Role = Literal["owner", "record", "stale", "released", "inflight", "external"]
+# Roles whose claim keeps an address out of leaked-ip.
+PROTECTING_ROLES: frozenset[str] = frozenset({"owner", "record", "stale", "inflight",
+                                              "external"})
 OwnerState = Literal["present", "missing", "unknown"]
 
 
@@ -39,6 +45,7 @@ class Claim:
     field: str  # where the address was read, for evidence
     restored: bool = True  # whether InitIPAM re-files it at the next leader start
     note: str = ""
+    vpc: str | None = None  # the VPC the object implies, for a claim that names no subnet
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ class IPCRInfo:
     reserved: bool  # label ip_reserved=true: a user's deliberate reservation
     owner: OwnerState
     owner_detail: str
-    live_port: bool  # named after the port of a live pod (correction 2)
+    live_port: bool  # named after the port of a live pod (never deleted: it is that pod's)
     labels: dict[str, str]
     deletion: datetime | None
     finalizers: tuple[str, ...]
@@ -223,8 +230,8 @@ class _Builder:
     # -- helpers ------------------------------------------------------------
 
     def claim(self, addr: Address, subnet: str | None, role: Role, ref: Ref, key: str | None,
-              fld: str, restored: bool = True, note: str = "") -> None:
-        self.inv.claims.append(Claim(addr, subnet, role, ref, key, fld, restored, note))
+              fld: str, restored: bool = True, note: str = "", vpc: str | None = None) -> None:
+        self.inv.claims.append(Claim(addr, subnet, role, ref, key, fld, restored, note, vpc))
 
     def addresses(self, ref: Ref, fld: str, text: Any) -> tuple[Address, ...]:
         if not text:
@@ -343,7 +350,8 @@ class _Builder:
             nics.append(nic)
             if host_network:
                 continue
-            role: Role = "owner" if (alive or sts) else "stale"
+            vm_pod = any(o.get("kind") == "VirtualMachineInstance" for o in _owner_refs(obj))
+            role: Role = "owner" if (alive or sts) else "stale" if vm_pod else "released"
             note = "" if role == "owner" else f"pod not alive ({why}); the controller releases it"
             for a in addrs:
                 self.claim(a, subnet, role, ref, f"{ns}/{identity}", fld, note=note)
@@ -358,27 +366,26 @@ class _Builder:
                 self.inv.live_ports[nic.port] = info
 
     def ip_owner(self, obj: dict[str, Any], subnet: str, pod_name: str, ns: str,
-                 pod_type: str) -> tuple[OwnerState, str]:
-        """checkIPOwnerExists (pkg/controller/gc.go), answering 'unknown' when the kind
-        that would prove the owner was not captured."""
+                 pod_type: str, node_name: str) -> tuple[OwnerState, str]:
+        """checkIPOwnerExists (pkg/controller/gc.go, v1.14 to master), in its order, answering
+        'unknown' when the kind that would prove the owner was not captured. The name of the
+        CR plays no part: a pod, StatefulSet or VM called node-… is not a node."""
         inv = self.inv
-        name = _meta(obj)["name"]
         if subnet not in self.subnets:
             return "missing", f"subnet {subnet!r} does not exist"
-        owners = _owner_refs(obj)
-        node_owner = next((o.get("name") for o in owners if o.get("kind") == "Node"), None)
-        if node_owner or name.startswith("node-"):
-            node = node_owner or name[len("node-"):]
+        if n.is_node_ip_cr(ns, pod_name, node_name):
+            if not node_name:
+                return "missing", "spec.namespace, spec.podName and spec.nodeName are empty"
             if inv.node_names is None:
                 return "unknown", "nodes not captured"
-            return (("present", f"Node {node} exists") if node in inv.node_names
-                    else ("missing", f"Node {node} not found"))
-        subnet_owner = next((o.get("name") for o in owners if o.get("kind") == "Subnet"), None)
-        if subnet_owner:
-            return (("present", f"Subnet {subnet_owner} exists") if subnet_owner in self.subnets
-                    else ("missing", f"Subnet {subnet_owner} not found"))
-        if (ns, pod_name) in inv.pods and not inv.pods[(ns, pod_name)].host_network:
-            return "present", f"Pod {ns}/{pod_name} exists"
+            return (("present", f"Node {node_name} exists") if node_name in inv.node_names
+                    else ("missing", f"Node {node_name} not found"))
+        if pod_type == n.POD_TYPE_VM:
+            if inv.vms is None:
+                return "unknown", "virtualmachines.kubevirt.io not captured"
+            if (ns, pod_name) in inv.vms:
+                return "present", f"VirtualMachine {ns}/{pod_name} exists"
+            return "missing", f"VirtualMachine {ns}/{pod_name} not found"
         if pod_type == n.POD_TYPE_STS:
             sts = n.sts_name_of_pod(pod_name)
             if inv.statefulsets is None:
@@ -386,16 +393,33 @@ class _Builder:
             if sts and (ns, sts) in inv.statefulsets:
                 return "present", f"StatefulSet {ns}/{sts} exists (pod {pod_name} absent)"
             return "missing", f"neither Pod {ns}/{pod_name} nor StatefulSet {ns}/{sts} exists"
-        if pod_type == n.POD_TYPE_VM:
-            if inv.vms is None:
-                return "unknown", "virtualmachines.kubevirt.io not captured"
-            if (ns, pod_name) in inv.vms:
-                return "present", f"VirtualMachine {ns}/{pod_name} exists"
-            return "missing", f"VirtualMachine {ns}/{pod_name} not found"
+        # v1.14.30+/v1.15.3+ (#6132): U2O and multicast IP CRs carry an ownerReference to
+        # their Node or Subnet. Other kinds are skipped here, not counted as gone.
+        owners = [(o.get("kind"), o.get("name")) for o in _owner_refs(obj)
+                  if o.get("kind") in ("Node", "Subnet")]
+        if owners:
+            for kind, name in owners:
+                if kind == "Subnet" and name in self.subnets:
+                    return "present", f"Subnet {name} exists"
+                if kind == "Node" and inv.node_names is None:
+                    return "unknown", "nodes not captured"
+                if kind == "Node" and name in inv.node_names:
+                    return "present", f"Node {name} exists"
+            return "missing", "no owner exists: " + ", ".join(f"{k} {v}" for k, v in owners)
+        if not ns and pod_name.startswith(n.SUBNET_IP_PREFIXES):
+            # Before #6132 these had no ownerReference and gcIP deleted them while the subnet
+            # still used the address; the next update adds the reference. Never an orphan.
+            return "present", f"Subnet {subnet} exists (its {pod_name.split('.')[0]} IP)"
+        if pod_type:
+            return "present", f"podType {pod_type!r}: the controller does not check its owner"
+        if (ns, pod_name) in inv.pods and not inv.pods[(ns, pod_name)].host_network:
+            return "present", f"Pod {ns}/{pod_name} exists"
         if not self.snap.has("pods"):
             return "unknown", "pods not captured"
         if not pod_name:
             return "missing", "spec.podName is empty"
+        if (ns, pod_name) in inv.pods:
+            return "missing", f"Pod {ns}/{pod_name} uses the host network"
         return "missing", f"Pod {ns}/{pod_name} not found"
 
     def ip_cr(self, obj: dict[str, Any]) -> None:
@@ -413,13 +437,9 @@ class _Builder:
             fld = "spec.v4IpAddress/v6IpAddress"
             addrs = self.addresses(ref, fld, ",".join(
                 p for p in (_str(spec.get("v4IpAddress")), _str(spec.get("v6IpAddress"))) if p))
-        owner_kinds = {o.get("kind") for o in _owner_refs(obj)}
-        if name.startswith(("node-", "u2o-interconnection.", "mcast-querier.")) \
-                or owner_kinds & {"Node", "Subnet"}:
-            key = name  # node, U2O and multicast IPs are filed under the CR's own name
-        else:
-            key = f"{ns}/{pod_name}"
-        owner, detail = self.ip_owner(obj, subnet, pod_name, ns, pod_type)
+        node_name = _str(spec.get("nodeName"))
+        key = n.ip_cr_key(ns, pod_name, name)
+        owner, detail = self.ip_owner(obj, subnet, pod_name, ns, pod_type, node_name)
         live_port = name in self.inv.live_ports
         info = IPCRInfo(
             ref, subnet, pod_name, ns, pod_type, addrs, _str(spec.get("macAddress")), key,
@@ -523,22 +543,32 @@ class _Builder:
         spec = obj.get("spec") or {}
         ref = _ref("VpcNatGateway", obj)
         subnet = _str(spec.get("subnet"))
+        vpc = _str(spec.get("vpc")) or None
         self.subnet_ref(ref, "spec.subnet", subnet)
         for ext in spec.get("externalSubnets") or []:
             if isinstance(ext, str):
                 self.subnet_ref(ref, "spec.externalSubnets", ext)
         for a in self.addresses(ref, "spec.lanIp", _str(spec.get("lanIp"))):
             self.claim(a, subnet or None, "inflight", ref, None, "spec.lanIp",
-                       note="LAN IP requested for the gateway pod")
+                       note="LAN IP requested for the gateway pod", vpc=vpc)
 
     def egress_gateway(self, obj: dict[str, Any]) -> None:
+        """pkg/controller/vpc_egress_gateway.go: internal IPs come from spec.internalSubnet,
+        else the default subnet of spec.vpc (default: the cluster router); external IPs from
+        spec.externalSubnet. A claim without its subnet protects only the gateway's VPC."""
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
         ref = _ref("VpcEgressGateway", obj)
-        for src, fld in ((spec, "spec.internalIPs"), (spec, "spec.externalIPs"),
-                         (status, "status.internalIPs"), (status, "status.externalIPs")):
+        vpc = _str(spec.get("vpc")) or self.inv.settings.cluster_router
+        internal = _str(spec.get("internalSubnet")) or None
+        external = _str(spec.get("externalSubnet")) or None
+        for src, fld, subnet in ((spec, "spec.internalIPs", internal),
+                                 (spec, "spec.externalIPs", external),
+                                 (status, "status.internalIPs", internal),
+                                 (status, "status.externalIPs", external)):
             for text in src.get(fld.split(".")[1]) or []:
                 for a in self.addresses(ref, fld, text):
-                    self.claim(a, None, "inflight", ref, None, fld)
+                    self.claim(a, subnet, "inflight", ref, None, fld,
+                               vpc=vpc if "internal" in fld else None)
 
     def service(self, obj: dict[str, Any]) -> None:
         spec, status = obj.get("spec") or {}, obj.get("status") or {}

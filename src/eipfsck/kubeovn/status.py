@@ -1,9 +1,9 @@
 """Subnet spec and status text: CIDR blocks, excludeIps, range strings, counts.
 
-Formats from kube-ovn-model.md §2: range strings are "a-b,c" with a single dash
+Formats from Kube-OVN's source: range strings are "a-b,c" with a single dash
 (pkg/ipam/ip_range_list.go), excludeIps entries are "a" or "a..b"
 (pkg/util/validator.go), counts are JSON numbers that may be int, float64 or a
-quoted string depending on the version (§2.2, real-world-shapes.md).
+quoted string depending on the version (pkg/apis/kubeovn/v1 SubnetStatus).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A Subnet object read into per-family address spaces (kube-ovn-model.md §2)."""
+"""A Subnet object read into per-family address spaces (pkg/apis/kubeovn/v1 Subnet)."""
 
 from __future__ import annotations
 

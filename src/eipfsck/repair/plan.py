@@ -54,7 +54,8 @@ Gate = Literal[
 REFUSING_GATES: frozenset[str] = frozenset({"incomplete-scan", "leak-ratio", "hazards",
                                             "max-actions"})
 # Findings a human must resolve; repair prints their remedy and never acts on them.
-HUMAN_ONLY = frozenset({"double-claim", "terminating-owner", "phantom-v6-restore"})
+HUMAN_ONLY = frozenset({"double-claim", "terminating-owner", "phantom-v6-restore",
+                        "phantom-ip"})
 RESURRECTABLE = ("OvnEip", "Vip")
 # Any use of an address by an object blocks touching it: an owner, a request not yet
 # allocated, or an address Kubernetes uses itself (a Service's load-balancer ingress).
@@ -342,7 +343,8 @@ class _Planner:
         s = self.model.settings
         return name in (f"{s.cluster_router}-{s.external_gateway_switch}",
                         f"{s.cluster_router}-{n.LEGACY_EXTERNAL_SWITCH}") \
-            and (self.inv.configmaps.get((s.namespace, n.EXTERNAL_GW_CONFIGMAP)) is not None
+            and (self.inv.configmaps.get((s.gateway_config_namespace, n.EXTERNAL_GW_CONFIGMAP))
+                 is not None
                  or not self.snap.has("configmaps"))
 
     def orphan_lsp(self, f: Finding) -> None:
@@ -462,6 +464,12 @@ class _Planner:
                 self.hold(f, "not-repairable", f"{f.evidence.get('count')} leaks listed by range: "
                           "that many usually means the scan is wrong; review by hand")
                 continue
+            if f.evidence.get("pairing_ambiguous"):
+                # It may be the phantom of a live key, which a restart re-creates and a
+                # resurrect would take from its owner (issue 11 items 2-3).
+                self.hold(f, "owner-referenced", "it may be a live owner's phantom: "
+                          + str(f.evidence["pairing_ambiguous"]))
+                continue
             if f.subnet in self.in_flight:
                 self.hold(f, "in-flight", f"subnet {f.subnet} has allocations in progress: a "
                           "fresh allocation looks exactly like a leak until its records are "
@@ -496,7 +504,8 @@ class _Planner:
         rest = []
         for f in leaks:
             key = f.evidence.get("ipam_key")
-            kind = self.former_kind(key, f.subnet) if isinstance(key, str) and f.subnet \
+            kind = self.former_kind(key, f.subnet, f.evidence.get("former_kind")) \
+                if isinstance(key, str) and f.subnet \
                 else None
             if kind is None:
                 rest.append(f)
@@ -517,15 +526,20 @@ class _Planner:
                      "entry (key from the controller log)", addrs)
         return rest
 
-    def former_kind(self, key: str, subnet: str) -> str | None:
+    def former_kind(self, key: str, subnet: str, logged: Any = None) -> str | None:
         """The kind the leak's IPAM key most likely had. The log names a key, not a kind, so
         the evidence is indirect: a NAT rule naming the key, a virtual port of that name,
         the subnet's role. An IptablesEIP is never re-created (its path execs into a NAT
         gateway pod, §9 step 6); a wrong guess is caught at apply, where no status comes."""
-        if "/" in key or key.startswith(("node-", "u2o-interconnection.", "mcast-querier.")):
+        if "/" in key:
             return None
         if key in self.inv.vips or key in self.inv.ovn_eips or key in self.inv.iptables_eips:
             return None  # it exists, so it would own the IP: not a leak to resurrect
+        if isinstance(logged, str) and logged:
+            # The controller log's delete-handler line names the kind (issue 15 item 7).
+            return logged if logged in RESURRECTABLE else None
+        if key.startswith(("node-", "u2o-interconnection.", "mcast-querier.")):
+            return None
         named_by = {r.eip_kind for r in self.inv.nat_rules if r.eip == key}
         if len(named_by) == 1:
             kind = named_by.pop()

@@ -230,7 +230,8 @@ def _planned_keys(plan: Plan) -> dict[tuple[str, Address], Allocation]:
         for text in a.preconditions.get("addresses") or []:
             addr = try_parse_ip(text)
             if addr is not None:
-                out[(subnet, addr)] = Allocation(key, subnet, addr, 0, None, f"plan {a.id}")
+                out[(subnet, addr)] = Allocation(key, subnet, addr, 0, None, f"plan {a.id}",
+                                                 kind=a.target.kind)
     return out
 
 

@@ -72,7 +72,11 @@ def evidence_lines(f: dict[str, Any]) -> list[str]:
             out.append(f"ranges: {ev['ranges']}")
     if "paired_owner" in ev:
         out.append(f"paired with {ev['paired_owner']['kind']} {ev['paired_owner']['name']}, "
-                   f"real IPv6 {', '.join(ev['owner_real_ipv6'])} is available")
+                   + (f"real IPv6 {', '.join(ev['owner_real_ipv6'])} is available"
+                      if ev.get("owner_real_ipv6") else
+                      f"key {ev.get('owner_ipam_key')!r}, by {ev.get('paired_by')}"))
+    if ev.get("pairing_ambiguous"):
+        out.append(f"pairing is a guess: {ev['pairing_ambiguous']}")
     for key in ("causes", "blocked_by"):
         value = ev.get(key)
         if value:
