@@ -18,6 +18,7 @@ from email.parser import Parser
 from pathlib import Path
 
 import pytest
+import yaml
 from clirun import run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -128,6 +129,12 @@ def test_every_image_tag_and_the_chart_follow_the_version() -> None:
     tags = image_tags()
     assert "deploy/cronjob-scan.yaml" in tags and "Dockerfile" in tags
     assert {f: t for f, t in tags.items() if t != {VERSION}} == {}
+    chart = yaml.safe_load((REPO / "deploy" / "helm" / "eipfsck" / "Chart.yaml").read_text())
+    assert chart["appVersion"] == VERSION
+    assert chart["version"] == VERSION
+    values = yaml.safe_load((REPO / "deploy" / "helm" / "eipfsck" / "values.yaml").read_text())
+    # An empty tag means the chart's appVersion: the chart names no version of its own.
+    assert values["image"]["repository"] == IMAGE and values["image"]["tag"] == ""
 
 
 def test_the_changelog_has_the_release_entry() -> None:
