@@ -154,6 +154,13 @@ def test_values_change_what_they_name(helm: str) -> None:
     assert {a for a in args if a.startswith("-")} <= options
 
 
+def test_helm_lint_is_clean(helm: str) -> None:
+    done = subprocess.run([helm, "lint", "--strict", str(CHART), "--kube-version", KUBE_VERSION],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[WARNING]" not in done.stdout and "[ERROR]" not in done.stdout, done.stdout
+
+
 @pytest.mark.parametrize(("sets", "message"), [
     (["nb.mode=direct"], "nb.mode must be service, address or kubectl-exec"),
     (["nb.mode=address"], "nb.mode address needs nb.address"),
