@@ -113,7 +113,10 @@ class Cluster:
 
     def log_tail(self, n: int = 15) -> str:
         try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+            # Without a VPC NAT gateway configured, the controller logs this every second.
+            lines = [ln for ln in self.log.read_text(errors="replace").splitlines()
+                     if "ovn-vpc-nat-config" not in ln]
+            return "\n".join(lines[-n:])
         except OSError as exc:
             return f"({exc})"
 
@@ -139,14 +142,16 @@ class Cluster:
                                            "metadata": {"name": name}})
 
     def pod(self, name: str, namespace: str, node: str, *, annotations: dict[str, str] | None
-            = None, owner: dict[str, Any] | None = None, wait: bool = True) -> dict[str, Any]:
+            = None, owner: dict[str, Any] | None = None, wait: bool = True,
+            restart_policy: str = "Always") -> dict[str, Any]:
         meta: dict[str, Any] = {"name": name, "namespace": namespace,
                                 "annotations": annotations or {}}
         if owner:
             meta["ownerReferences"] = [owner]
         self.create(f"/api/v1/namespaces/{namespace}/pods", {
             "apiVersion": "v1", "kind": "Pod", "metadata": meta,
-            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]}})
+            "spec": {"nodeName": node, "restartPolicy": restart_policy,
+                     "containers": [{"name": "c", "image": "busybox"}]}})
         path = f"/api/v1/namespaces/{namespace}/pods/{name}"
         if not wait:
             return self.get(path)
@@ -212,12 +217,15 @@ class Cluster:
         self.create(f"{KUBE_OVN}/vips", {
             "apiVersion": "kubeovn.io/v1", "kind": "Vip", "metadata": {"name": name},
             "spec": {"subnet": subnet, "namespace": namespace, **spec}})
-        return self.wait(f"Vip {name} gets its address and finalizer",
-                         lambda: self.accepted(f"{KUBE_OVN}/vips/{name}", "v4ip"))
+        # No finalizer to wait for: v1.14 Vips have none (vip.go; added in v1.15).
+        return self.wait(f"Vip {name} gets its address",
+                         lambda: self.accepted(f"{KUBE_OVN}/vips/{name}", "v4ip",
+                                               finalizer=False))
 
-    def accepted(self, path: str, field: str) -> dict[str, Any] | None:
+    def accepted(self, path: str, field: str, finalizer: bool = True) -> dict[str, Any] | None:
         obj = self.get_or_none(path)
-        if obj and (obj.get("status") or {}).get(field) and obj["metadata"].get("finalizers"):
+        if obj and (obj.get("status") or {}).get(field) and \
+                (obj["metadata"].get("finalizers") or not finalizer):
             return obj  # type: ignore[no-any-return]
         return None
 
