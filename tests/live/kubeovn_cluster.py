@@ -235,6 +235,19 @@ class Cluster:
         return expand_range(status.get("v4usingIPrange")) | \
             expand_range(status.get("v6usingIPrange"))
 
+    def settled_using(self, subnet: str, quiet: float = 6.0) -> set[str]:
+        """using(subnet) once the subnet's status has not changed for `quiet` seconds."""
+        path = f"{KUBE_OVN}/subnets/{subnet}"
+        last: dict[str, Any] = {"rv": "", "since": time.monotonic()}
+
+        def probe() -> bool:
+            rv = self.get(path)["metadata"]["resourceVersion"]
+            if rv != last["rv"]:
+                last.update(rv=rv, since=time.monotonic())
+            return time.monotonic() - float(last["since"]) >= quiet
+        self.wait(f"the status of Subnet {subnet} settles", probe)
+        return self.using(subnet)
+
     # -- the controller -----------------------------------------------------------------------
 
     def leader(self) -> str | None:
@@ -293,6 +306,7 @@ class Disagreements:
 
     def __init__(self) -> None:
         self.found: list[str] = []
+        self.context: list[str] = []
 
     def expect(self, what: str, actual: Any, expected: Any) -> None:
         if actual != expected:
@@ -301,7 +315,7 @@ class Disagreements:
     def check(self) -> None:
         if self.found:
             pytest.fail("eipfsck disagrees with the genuine controller:\n" +
-                        "\n".join(self.found), pytrace=False)
+                        "\n".join(self.found + self.context), pytrace=False)
 
 
 def now() -> str:
