@@ -119,7 +119,8 @@ class EnvFactory:
         self.base = base
         self.started: list[Path] = []
 
-    def start(self, name: str) -> LiveEnv:
+    def start(self, name: str, *, kube_ovn: bool = False) -> LiveEnv:
+        """`up`, or `up --kube-ovn` (the genuine controller, see docs/test-infrastructure.md)."""
         state = self.base / name
         n = 1
         while state.exists():   # a name used twice gets its own directory
@@ -127,7 +128,7 @@ class EnvFactory:
             state = self.base / f"{name}-{n}"
         self.started.append(state)
         try:
-            up = _run(["up"], state, UP_TIMEOUT)
+            up = _run(["up", *(["--kube-ovn"] if kube_ovn else [])], state, UP_TIMEOUT)
         except subprocess.TimeoutExpired as exc:
             err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
             pytest.fail(f"scripts/test-env up ({state}) did not finish within {UP_TIMEOUT:.0f}s; "
