@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from builders import Cluster, k8s
+from builders import Cluster, controller_leader, k8s
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
@@ -41,10 +41,7 @@ def damaged(draw: st.DrawFn) -> Cluster:
     ext = ipaddress.ip_network("172.30.0.0/24")
     addr_of = [str(net.network_address + o) for o in offsets]
     eip_of = [str(ext.network_address + o) for o in offsets]
-    c.add("leases.coordination.k8s.io", k8s("kube-ovn-controller", "kube-system",
-                                            spec={"holderIdentity": "ctl"}))
-    c.add("pods", k8s("ctl", "kube-system", spec={"nodeName": "n"},
-                      status={"phase": "Running"}))
+    controller_leader(c, "ctl")
     c.add("vpcs.kubeovn.io", k8s("vpc1"))
     ports, nats, lb_vips = [], [], {}
     using, ext_using = [], []

@@ -24,6 +24,7 @@ from eipfsck.kubeovn.northbound import lrp_addresses, lsp_addresses
 from eipfsck.kubeovn.owners import Claim
 from eipfsck.kubeovn.refs import Ref
 from eipfsck.model import Model
+from eipfsck.repair.leader import leader_pod_problem
 from eipfsck.snapshot import as_map
 
 ActionKind = Literal["delete-nb-lb-vip", "delete-nb-nat", "delete-nb-lrp", "delete-nb-lsp",
@@ -378,6 +379,10 @@ class _Planner:
         if isinstance(pod_key, str) and "/" in pod_key:
             ns, pod = pod_key.split("/", 1)
             absent.append({"kind": "Pod", "namespace": ns, "name": pod})
+        # The other owners a port may be named after: re-checked right before the delete too.
+        absent += [{"kind": kind, "name": name} for kind in ("Vip", "OvnEip")]
+        if name.startswith("node-"):
+            absent.append({"kind": "Node", "name": name[len("node-"):]})
         self.add(f, "delete-nb-lsp", Target("Logical_Switch_Port", name, uuid=subject.uuid),
                  {"rows": [self.nb_expect("Logical_Switch_Port", row)], "absent": absent},
                  f"delete switch port {name}: {f.evidence.get('reason') or f.message}", addrs)
@@ -445,6 +450,12 @@ class _Planner:
                 o["metadata"] for o in self.snap.items(resource)}
         m = index.get((namespace, name))
         return dict(m) if m is not None else None
+
+    def metadata_object(self, resource: str, namespace: str, name: str
+                        ) -> dict[str, Any] | None:
+        return next((o for o in self.snap.items(resource)
+                     if o["metadata"].get("namespace") == namespace
+                     and o["metadata"].get("name") == name), None)
 
     @staticmethod
     def k8s_target(kind: str, namespace: str | None, name: str, meta: dict[str, Any]) -> Target:
@@ -551,6 +562,14 @@ class _Planner:
                 self.hold(f, "no-leader", f"no kube-ovn-controller leader found (Lease "
                           f"{ns}/{n.CONTROLLER} holder {holder or 'unknown'} has no pod)")
             return
+        deployment = self.metadata_object("deployments.apps", ns, n.CONTROLLER)
+        not_leader = leader_pod_problem({"metadata": pod_meta}, holder, ns, deployment,
+                                        selector_known=False)
+        if not_leader is not None:
+            for f in leaks:
+                self.hold(f, "no-leader", f"the Lease holder is not a pod a restart may "
+                          f"delete: {not_leader}")
+            return
         if self.in_flight:
             # A rebuild acts on every subnet: an allocation half-way through its records
             # (IPAM → port → IP CR → annotation) would not be re-filed, and its port's address
@@ -567,13 +586,12 @@ class _Planner:
             return
         leaked = [{"subnet": f.subnet, "ip": str(f.ip)} for f in leaks]
         subnets = sorted({str(f.subnet) for f in leaks})
-        lease_meta = lease["metadata"]
         self.add(leaks[0], "restart-controller", self.k8s_target("Pod", ns, str(holder),
                                                                  pod_meta),
                  {"uid": pod_meta.get("uid"), "resourceVersion": pod_meta.get("resourceVersion"),
+                  # Not the Lease's resourceVersion: every renewal moves it.
                   "lease": {"namespace": ns, "name": n.CONTROLLER,
                             "holderIdentity": holder,
-                            "resourceVersion": lease_meta.get("resourceVersion"),
                             "leaseTransitions": (lease.get("spec") or {}).get(
                                 "leaseTransitions")},
                   "leaks": leaked, "subnets": subnets, "nb_rows": _nb_uuids(leaks),
@@ -630,6 +648,8 @@ def build_plan(model: Model, findings: list[Finding], policy: RepairPolicy, *,
                 p.hold(f, "incomplete-scan", "the scan is incomplete ("
                        + "; ".join(inconclusive) + "): an owner may be unseen, so nothing is "
                        "provably orphaned")
+            else:
+                _hold_for_a_human(p, f)
         return _finish(p, policy, cluster, created, tool_version, source, hazards, scan)
     ratios = _leak_ratios(model, findings)
     refused_subnets = {s for s, (leaked, using) in ratios.items()
@@ -643,9 +663,7 @@ def build_plan(model: Model, findings: list[Finding], policy: RepairPolicy, *,
                    "usually means the scan is wrong, not the cluster (--max-leak-ratio)")
             continue
         if f.check in HUMAN_ONLY or not BY_ID[f.check].repairable:
-            if f.check in HUMAN_ONLY:
-                p.hold(f, "not-repairable", "a human decides: " + BY_ID[f.check].title,
-                       BY_ID[f.check].remedy)
+            _hold_for_a_human(p, f)
             continue
         if f.check == "leaked-ip":
             leaks.append(f)
@@ -654,6 +672,15 @@ def build_plan(model: Model, findings: list[Finding], policy: RepairPolicy, *,
     _gate_in_flight(p)
     p.leaks(leaks, hazards)
     return _finish(p, policy, cluster, created, tool_version, source, hazards, scan)
+
+
+def _hold_for_a_human(p: _Planner, f: Finding) -> None:
+    """A finding repair never acts on is still in the plan, held with its remedy: the plan
+    accounts for every warning and error the scan reported (info findings are facts)."""
+    if f.severity == "info":
+        return
+    why = "a human decides: " if f.check in HUMAN_ONLY else "no automatic repair exists: "
+    p.hold(f, "not-repairable", why + BY_ID[f.check].title, BY_ID[f.check].remedy)
 
 
 def _gate_in_flight(p: _Planner) -> None:
