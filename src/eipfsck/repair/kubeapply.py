@@ -351,7 +351,9 @@ class KubeWriter:
 
 
 def resurrect_object(kind: str, name: str, subnet: str, addrs: list[str]) -> dict[str, Any]:
-    """The object resurrect re-creates (kube-ovn-model.md §9 step 6)."""
+    """The object resurrect re-creates: deleting it normally runs the controller's own delete
+    path, which releases the IPAM entry under its name (Kube-OVN pkg/controller/vip.go
+    handleDelVirtualIP, pkg/controller/ovn_eip.go handleDelOvnEip: ReleaseAddressByPod)."""
     v4 = next((a for a in addrs if ":" not in a), "")
     v6 = next((a for a in addrs if ":" in a), "")
     labels = {"app.kubernetes.io/managed-by": "eipfsck"}

@@ -3,9 +3,10 @@ kube-ovn-controller Deployment's own pod in Kube-OVN's namespace.
 
 A Lease's holderIdentity is a string anyone with write access to the Lease can set; the pod
 named by it is deleted only if it also carries the Deployment's shape. Kube-OVN's controller
-takes the Lease with its pod name as identity (cmd/controller: leaderelection with
-`id = podName`), and a Deployment's pod is owned by the ReplicaSet `<deployment>-<hash>`
-whose hash is the pod's `pod-template-hash` label (Kubernetes' ReplicaSet naming).
+takes the Lease with its pod name as identity (cmd/controller/controller.go: the election
+lock's `Identity: config.PodName`), and a Deployment's pod is owned by the ReplicaSet
+`<deployment>-<hash>` whose hash is the pod's `pod-template-hash` label (Kubernetes'
+ReplicaSet naming).
 
 Pure: used by the planner on a snapshot and by the applier on what it read just before.
 """

@@ -1,7 +1,7 @@
 """The repair plan: which findings become actions, in which order, and why the rest do not.
 
 Pure: a plan is derived from one observation (a Model and its findings) and a RepairPolicy.
-Every rule of design.md "Repair: rules that are never broken" that can be decided from one
+Every rule of docs/repair.md ("Never in a plan", "Holds") that can be decided from one
 observation is decided here; the rules that need a second, fresh read (confirmation after the
 grace period, re-verification right before acting) are in repair/verify.py and the appliers.
 
@@ -29,8 +29,8 @@ from eipfsck.snapshot import as_map
 
 ActionKind = Literal["delete-nb-lb-vip", "delete-nb-nat", "delete-nb-lrp", "delete-nb-lsp",
                      "delete-ip-cr", "delete-nat-cr", "resurrect", "restart-controller"]
-# kube-ovn-model.md §9: most dependent first (LB VIPs → NAT → LRP with its peer → LSP), then the
-# Kubernetes leftovers, then the releases of what only the allocator still holds.
+# Most dependent first (LB VIPs → NAT → LRP with its peer → LSP), then the Kubernetes leftovers,
+# then the releases of what only the allocator still holds (docs/repair.md "Actions").
 ACTION_ORDER: tuple[ActionKind, ...] = (
     "delete-nb-lb-vip", "delete-nb-nat", "delete-nb-lrp", "delete-nb-lsp", "delete-ip-cr",
     "delete-nat-cr", "resurrect", "restart-controller")
@@ -367,7 +367,8 @@ class _Planner:
         router_port = as_map(row.get("options")).get("router-port")
         if row.get("type") == "router" and isinstance(router_port, str):
             # An lrp-type OvnEip re-created while its router-type port stayed gets no router
-            # port (correction 3): the port is the live EIP's, a human re-plumbs it.
+            # port; the port is the live EIP's (Kube-OVN pkg/controller/ovn_eip.go
+            # handleDelOvnEip deletes the router port named after the EIP), a human re-plumbs it.
             live = live or self.existing_owner("OvnEip", router_port)
         if live:
             self.hold(f, "owner-referenced", f"port {name} belongs to an object that exists")
@@ -532,7 +533,8 @@ class _Planner:
         """The kind the leak's IPAM key most likely had. The log names a key, not a kind, so
         the evidence is indirect: a NAT rule naming the key, a virtual port of that name,
         the subnet's role. An IptablesEIP is never re-created (its path execs into a NAT
-        gateway pod, §9 step 6); a wrong guess is caught at apply, where no status comes."""
+        gateway pod: Kube-OVN pkg/controller/vpc_nat_gw_eip.go handleDelIptablesEip); a wrong
+        guess is caught at apply, where no status comes."""
         if "/" in key or key.startswith(("node-", "u2o-interconnection.", "mcast-querier.")):
             return None
         if key in self.inv.vips or key in self.inv.ovn_eips or key in self.inv.iptables_eips:
@@ -607,7 +609,7 @@ class _Planner:
 
 def _nb_uuids(leaks: list[Finding]) -> list[str]:
     """The NB rows that carried these leaked IPs: the actions deleting them must have
-    succeeded before the IPs are released (§9 step 3 before step 6)."""
+    succeeded before the IPs are released (docs/repair.md "Actions")."""
     return sorted({str(r["uuid"]) for f in leaks for r in f.evidence.get("nb_rows", [])
                    if r.get("uuid")})
 
@@ -684,7 +686,7 @@ def _hold_for_a_human(p: _Planner, f: Finding) -> None:
 
 
 def _gate_in_flight(p: _Planner) -> None:
-    """Subnets with allocations in progress are not acted on (§9 step 1)."""
+    """Subnets with allocations in progress are not acted on (docs/repair.md, `in-flight`)."""
     busy = {s for s in p.in_flight if s is not None}
     keep = []
     for a in p.actions:

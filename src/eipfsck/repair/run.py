@@ -406,7 +406,8 @@ def _planned_keys(plan: Plan) -> dict[tuple[str, Address], Allocation]:
 
 
 def _unmet(action: Action, done: list[tuple[Action, ActionResult]]) -> ActionResult | None:
-    """A release waits for the NB rows that carried its addresses to be gone (§9 step 3)."""
+    """A release waits for the NB rows that carried its addresses to be gone: released
+    first, the next allocation would get an address an NB row still routes."""
     outcome = {a.id: r.outcome for a, r in done}
     for dep in action.preconditions.get("after") or []:
         if outcome.get(dep) not in ("released", "already-gone"):
@@ -418,7 +419,7 @@ def _unmet(action: Action, done: list[tuple[Action, ActionResult]]) -> ActionRes
 
 
 def _verified(action: Action, result: ActionResult, after: ScanResult) -> ActionResult:
-    """A release is only a release if the rescan no longer finds the leak (§9 step 7)."""
+    """A release is only a release if the rescan no longer finds the leak."""
     if result.outcome != "released" or action.action not in ("restart-controller", "resurrect"):
         return result
     leaked = {(f.subnet, str(f.ip)) for f in after.run.findings if f.check == "leaked-ip"}
