@@ -262,8 +262,8 @@ class KubeWriter:
                                 f"{answer.status_message()}")
         created = answer.document()
         uid = _meta(created).get("uid")
-        self.record("created", kind=t.kind, name=t.name, uid=uid)
         try:
+            self.record("created", kind=t.kind, name=t.name, uid=uid)
             accepted = self._wait_accepted(t.kind, t.name, addrs)
         except BaseException:
             # Aborted (a second interrupt) while the object waits for the controller: it

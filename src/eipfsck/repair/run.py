@@ -282,8 +282,10 @@ def _apply_flow(request: RepairRequest, opts: RepairOptions, live: LiveOptions, 
         if first is None or first_at is None:
             # A file's `created` and its leaks are the file's word: the two reads a leak must
             # be seen in are both made here.
-            ui.note("the plan releases leaks: the first of the two reads they must be seen in "
-                    "is made now, not taken from the plan's `created`")
+            why = ("the plan releases leaks: the first of the two reads they must be seen in "
+                   "is made now, not taken from the plan's `created`")
+            journal.record("first_read", reason=why, plan_created=plan.created.isoformat())
+            ui.note(why)
             first = observe(scan_opts, ui)
             first_at = _server_time(kube, first.model.snapshot.captured_at)
         first_leaks = _leaks_of(first)

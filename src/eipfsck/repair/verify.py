@@ -103,7 +103,8 @@ def reverify(plan: Plan, fresh: Plan, fresh_model: Model,
                                                    "fresh read")))
                 continue
             held = held_by_subject.get(str(a.target))
-            why = f"{held.gate}: {held.reason}" if held else "the finding is gone"
+            why = f"{held.gate}: {held.reason}" if held else \
+                "no finding of a fresh read asks for it"
             out.append(Checked(a, ActionResult("skipped-changed", "a fresh read does not plan "
                                                f"it ({why})")))
             continue
@@ -171,6 +172,8 @@ def _short(v: Any) -> str:
 
 
 def _changed_text(approved: Action, fresh: Action, diffs: list[tuple[str, Any, Any]]) -> str:
+    # The target first: what an edit would have acted on is the first thing to read.
+    diffs = sorted(diffs, key=lambda d: (not d[0].startswith("target."), d[0]))
     shown = "; ".join(f"{f}: approved {_short(x)}, fresh read {_short(y)}"
                       for f, x, y in diffs[:3])
     more = f" (and {len(diffs) - 3} more)" if len(diffs) > 3 else ""
