@@ -64,9 +64,11 @@ def recover(journal: Journal, kube: KubeWriter, cluster_uid: str | None,
             note: Any) -> list[str]:
     """Finish or undo every interrupted action of this cluster; say each on screen (`note`)
     and in the journal. Refuses to go on (exit 32) if one cannot be settled now."""
-    said = []
+    said: list[str] = []
+    if cluster_uid is None:
+        return said  # which cluster this is is unknown: the binding refuses the run anyway
     for p in pending(journal.entries()):
-        if p.cluster and cluster_uid and p.cluster != cluster_uid:
+        if p.cluster and p.cluster != cluster_uid:
             continue  # another cluster's run: settled when repair runs there
         try:
             outcome, detail = _settle(p, kube)

@@ -258,7 +258,6 @@ def _apply_flow(request: RepairRequest, opts: RepairOptions, live: LiveOptions, 
         if not plan.actions:
             return Outcome(plan, sha, first.exit_code, None, first)
     elif not plan.actions:
-        ui.note("the plan has no action: nothing to apply")
         return Outcome(plan, sha, exitcodes.CLEAN)
     refusal = binding_refusal(plan, uid, _server_time(kube, datetime.now(UTC)), opts.max_age)
     if refusal is not None:
