@@ -197,6 +197,22 @@ class _DryRun(Exception):
     """Stops an NB transaction at the writer's own seam, after it is built and verified."""
 
 
+LIVE_OBJECTS = (("Pod", "/api/v1/namespaces/ns1/pods/app-1"),
+                ("Pod", "/api/v1/namespaces/kube-system/pods/vpc-nat-gw-gw1-0"),
+                ("IP", "/apis/kubeovn.io/v1/ips/app-1.ns1"),
+                ("IP", "/apis/kubeovn.io/v1/ips/db-0.ns1"))
+
+
+def _live_targets(env: LiveEnv) -> list[dict[str, Any]]:
+    """Objects a live owner uses: what a retargeted action would delete."""
+    out = []
+    for kind, path in LIVE_OBJECTS:
+        m = _get(env, path)["metadata"]
+        out.append({"kind": kind, "name": m["name"], "namespace": m.get("namespace"),
+                    "uuid": m["uid"], "resourceVersion": m["resourceVersion"]})
+    return out
+
+
 def _mutation_pool(doc: dict[str, Any], env: LiveEnv) -> list[Any]:
     pool: set[str] = set()
 
@@ -210,10 +226,8 @@ def _mutation_pool(doc: dict[str, Any], env: LiveEnv) -> list[Any]:
         elif isinstance(x, str) and len(x) < 80:
             pool.add(x)
     walk(doc["actions"])
-    for path in ("/api/v1/namespaces/ns1/pods/app-1", "/apis/kubeovn.io/v1/ips/app-1.ns1",
-                 "/api/v1/namespaces/kube-system/pods/vpc-nat-gw-gw1-0"):
-        m = _get(env, path)["metadata"]
-        pool.update({m["name"], m["uid"], m["resourceVersion"], m.get("namespace") or ""})
+    for t in _live_targets(env):
+        pool.update({t["name"], t["uuid"], t["resourceVersion"], t["namespace"] or ""})
     return [*sorted(pool), None, 0, -1, 10**6, True, [], {}]
 
 
@@ -229,11 +243,21 @@ def _paths(x: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 @st.composite
-def _mutations(draw: st.DrawFn, doc: dict[str, Any], pool: list[Any]) -> dict[str, Any]:
+def _mutations(draw: st.DrawFn, doc: dict[str, Any], pool: list[Any],
+               live: list[dict[str, Any]]) -> dict[str, Any]:
     d = copy.deepcopy(doc)
     for _ in range(draw(st.integers(1, 4))):
-        what = draw(st.sampled_from(["set", "set", "set", "drop", "copy-action",
-                                     "drop-action", "policy"]))
+        what = draw(st.sampled_from(["set", "set", "drop", "copy-action", "drop-action",
+                                     "policy", "retarget", "retarget"]))
+        if what == "retarget" and d["actions"]:
+            # Same key where the key allows it, another (live) object, its own uid and
+            # resourceVersion, with or without the preconditions to match.
+            a = draw(st.sampled_from(d["actions"]))
+            t = draw(st.sampled_from(live))
+            a["target"] = {k: v for k, v in t.items() if v is not None}
+            if draw(st.booleans()):
+                a["preconditions"].update(uid=t["uuid"], resourceVersion=t["resourceVersion"])
+            continue
         if what == "copy-action" and d["actions"]:
             a = copy.deepcopy(draw(st.sampled_from(d["actions"])))
             a["id"] = f"X{len(d['actions'])}"
@@ -298,6 +322,7 @@ def test_no_edit_of_a_plan_file_makes_a_call_the_fresh_plan_would_not(
     _, doc, _ = _plan(leaky_env, tmp_path, capsys, "--allow-controller-restart",
                       "--ack-hazards", "--allow-resurrect", "--controller-log", str(LOG))
     pool = _mutation_pool(doc, leaky_env)
+    live = _live_targets(leaky_env)
     k8s_calls: list[tuple[str, str, Any]] = []
     nb_calls: list[tuple[Any, ...]] = []
     fresh_plans: list[Any] = []
@@ -338,9 +363,9 @@ def test_no_edit_of_a_plan_file_makes_a_call_the_fresh_plan_would_not(
     monkeypatch.setattr(run_module, "_wait_grace", lambda *args: None)
     ran: list[int] = []
 
-    @settings(max_examples=25, deadline=None, derandomize=True,
+    @settings(max_examples=30, deadline=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
-    @given(_mutations(doc, pool))
+    @given(_mutations(doc, pool, live))
     def check(mutated: dict[str, Any]) -> None:
         k8s_calls.clear()
         nb_calls.clear()
