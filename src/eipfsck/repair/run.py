@@ -184,6 +184,12 @@ def repair(request: RepairRequest, opts: RepairOptions, ui: RepairUI) -> Outcome
     try:
         with _handle_signals(ui.note) as signals:
             return _apply_flow(request, opts, live, ui, journal, signals)
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM outside the actions, or a second one during one: exit 32 (the
+        # CLI framework would turn a bare KeyboardInterrupt into 130).
+        raise RefusedError("interrupted: nothing more was run",
+                           hint="what ran is in the journal; the next repair settles an "
+                                "action that was cut short") from None
     finally:
         journal.close()
 
@@ -491,4 +497,6 @@ def _run_one(action: Action, kube: KubeWriter, nb: _NbSession,
             return nb.get().delete(rows)
         except EipfsckError as exc:
             return ActionResult("failed", exc.message)
+        except ValueError as exc:  # a malformed request: never planned so, never sent
+            return ActionResult("failed", f"not sent: {exc}")
     return kube.apply(action, record)
