@@ -145,3 +145,17 @@ def test_the_generator_produces_every_action(action: str) -> None:
         return action in {a.action for a in _plan(c).actions}
 
     assert has(find(damaged(), has, settings=settings(max_examples=500, deadline=None)))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damaged(), st.sampled_from([ALL_ON, RepairPolicy(), RepairPolicy(max_actions=1)]))
+def test_every_finding_of_a_generated_cluster_is_an_action_or_held(
+        c: Cluster, policy: RepairPolicy) -> None:
+    from test_repair_plan import assert_partition
+
+    with tempfile.TemporaryDirectory() as d:
+        model = c.model(Path(d))
+    findings = run_checks(model).findings
+    plan = build_plan(model, findings, policy, cluster={"uid": "u"}, created=datetime.now(UTC),
+                      tool_version="t", source="p", inconclusive=inconclusive_reasons(model))
+    assert_partition(plan, findings)
