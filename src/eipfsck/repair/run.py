@@ -303,7 +303,13 @@ def _apply_flow(request: RepairRequest, opts: RepairOptions, live: LiveOptions, 
 def _wait_grace(kube: KubeWriter, ui: RepairUI, first_at: datetime, grace: timedelta) -> None:
     """Wait, on the API server's clock, until the grace has passed since the first read."""
     while True:
-        left = grace_left(first_at, kube.server_now(), grace)
+        try:
+            server_now = kube.server_now()
+        except Exhausted as exc:
+            raise RefusedError(f"the API server's clock cannot be read ({exc}): the grace "
+                               "between the two reads cannot be measured; nothing was "
+                               "changed") from None
+        left = grace_left(first_at, server_now, grace)
         if left <= 0:
             return
         ui.countdown(left, "a leak is acted on only when a second read, "
