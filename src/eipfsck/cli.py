@@ -532,7 +532,7 @@ def repair_cmd(
             jsonfmt.write(plan_to_json(plan), sys.stdout)
         elif output is Output.table:
             render_plan(plan, out, done.digest)
-        if output is Output.json:
+        if output is Output.json and request.plan_out is None:  # --plan-out said it
             ui.note(f"plan sha256 {done.digest}")
         raise typer.Exit(done.exit_code)
     touched = {s for a, r in result.results if r.outcome == "released"
