@@ -333,7 +333,11 @@ def test_no_edit_of_a_plan_file_makes_a_call_the_fresh_plan_would_not(
              payload: dict[str, Any] | None = None) -> Any:
         if method != "GET":
             k8s_calls.append((method, path, payload))
+            # A DELETE with a body takes its options from the body alone (the API server
+            # reads the query only when the body is empty): dryRun goes in both.
             query = [*query, ("dryRun", "All")]
+            if payload is not None:
+                payload = {**payload, "dryRun": ["All"]}
         return real_once(self, method, path, query, payload)
 
     real_delete = nbapply.NbWriter.delete
@@ -387,6 +391,9 @@ def test_no_edit_of_a_plan_file_makes_a_call_the_fresh_plan_would_not(
         assert set(nb_calls) <= rows, (nb_calls, rows)
         ran.append(len(k8s_calls) + len(nb_calls))
 
+    revision = etcd_revision(leaky_env)
     check()
     # Not vacuous: some edited plans still had approved actions that ran.
     assert any(ran), ran
+    # And the dry run was one: nothing persisted on the shared environment.
+    assert etcd_writes_since(leaky_env, revision) == []

@@ -685,6 +685,12 @@ def _hold_for_a_human(p: _Planner, f: Finding) -> None:
     p.hold(f, "not-repairable", why + BY_ID[f.check].title, BY_ID[f.check].remedy)
 
 
+def _subject(a: Action) -> str:
+    """What a held action was about: its target, and the VIP for one of a load balancer's."""
+    vip = a.preconditions.get("vip")
+    return f"{a.target} {vip}" if isinstance(vip, str) else str(a.target)
+
+
 def _gate_in_flight(p: _Planner) -> None:
     """Subnets with allocations in progress are not acted on (docs/repair.md, `in-flight`)."""
     busy = {s for s in p.in_flight if s is not None}
@@ -692,7 +698,7 @@ def _gate_in_flight(p: _Planner) -> None:
     for a in p.actions:
         if a.subnet in busy:
             why = "; ".join(p.in_flight[a.subnet][:3])
-            p.held.append(Held(a.finding, a.subnet, a.ip, str(a.target), "in-flight",
+            p.held.append(Held(a.finding, a.subnet, a.ip, _subject(a), "in-flight",
                                f"subnet {a.subnet} has allocations in progress ({why}); run "
                                "again when they have settled"))
             continue
@@ -718,7 +724,7 @@ def _finish(p: _Planner, policy: RepairPolicy, cluster: dict[str, Any], created:
     kept: list[Action] = []
     for a in actions:
         if len(kept) >= policy.max_actions:
-            p.held.append(Held(a.finding, a.subnet, a.ip, str(a.target), "max-actions",
+            p.held.append(Held(a.finding, a.subnet, a.ip, _subject(a), "max-actions",
                                f"beyond --max-actions {policy.max_actions}: {a.reason}"))
             continue
         kept.append(a)
