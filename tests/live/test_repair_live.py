@@ -68,8 +68,10 @@ def nb_dump(env: LiveEnv) -> dict[str, Any]:
     return out
 
 
-# The apiserver renews its own identity leases every few seconds: those writes are not ours.
-APISERVER_OWN = ("/registry/leases/kube-system/apiserver-", "/registry/peerserverleases/")
+# The apiserver renews its own identity leases every few seconds, and compacts etcd every five
+# minutes (it records the revision in compact_rev_key): those writes are not ours.
+APISERVER_OWN = ("/registry/leases/kube-system/apiserver-", "/registry/peerserverleases/",
+                 "compact_rev_key")
 
 
 def _etcd_range(env: LiveEnv, **body: Any) -> dict[str, Any]:
