@@ -296,3 +296,18 @@ def _cell(column: str, value: Any) -> Any:
         # ovn-nbctl prints a one-element set as the bare atom.
         return items[0] if len(items) == 1 else ["set", items]
     return value
+
+
+def controller_leader(c: Cluster, pod: str, namespace: str = "kube-system",
+                      **extra: Any) -> None:
+    """Kube-OVN's controller as a restart may act on it: the Deployment, its pod `pod` (owned
+    by the Deployment's ReplicaSet) and the Lease that pod holds."""
+    labels = {"app": "kube-ovn-controller", "pod-template-hash": "5d4f8"}
+    c.add("deployments.apps", k8s("kube-ovn-controller", namespace, spec={
+        "selector": {"matchLabels": {"app": "kube-ovn-controller"}},
+        "template": {"metadata": {"labels": {"app": "kube-ovn-controller"}}, "spec": {}}}))
+    c.add("leases.coordination.k8s.io", k8s("kube-ovn-controller", namespace,
+                                            spec={"holderIdentity": pod}))
+    c.add("pods", k8s(pod, namespace, labels=labels,
+                      owners=[("ReplicaSet", "kube-ovn-controller-5d4f8")],
+                      spec={"nodeName": "n1"}, status={"phase": "Running"}, **extra))

@@ -42,7 +42,7 @@ def test_snapshot_dry_run_prints_the_plan(capsys: pytest.CaptureFixture[str]) ->
     assert "Actions (6), in the order they run:" in out
     assert "A01  delete-nb-nat" in out
     assert "Needs an opt-in option (2):" in out  # fd00:10:10::d: a possible phantom
-    assert "For a human (no safe automatic action) (2):" in out
+    assert "For a human (no safe automatic action) (7):" in out  # every error is in the plan
 
 
 def test_snapshot_plan_out_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

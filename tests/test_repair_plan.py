@@ -5,18 +5,20 @@ Each never-in-a-plan rule of issue 5 / design.md has a positive and a negative c
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from builders import Cluster, k8s
+from builders import Cluster, controller_leader, k8s
 
+from eipfsck.checks.catalogue import BY_ID
 from eipfsck.checks.finding import Finding
 from eipfsck.checks.runner import run_checks
 from eipfsck.controller_log import read_controller_log
 from eipfsck.kubeovn.refs import Ref
 from eipfsck.model import Model, build_model
-from eipfsck.repair.plan import Plan, RepairPolicy, build_plan
+from eipfsck.repair.plan import HUMAN_ONLY, Action, Held, Plan, RepairPolicy, build_plan
 from eipfsck.report.document import inconclusive_reasons
 from eipfsck.snapshot import load_snapshot
 
@@ -38,7 +40,11 @@ def actions(plan: Plan) -> list[tuple[str, str]]:
 
 
 def gates(plan: Plan) -> dict[str, str]:
-    return {f"{h.finding} {h.ip or h.subject}": h.gate for h in plan.held}
+    """The gates of the findings repair could act on (those it never acts on are held too,
+    with their remedy: see test_every_finding_is_an_action_or_held)."""
+    return {f"{h.finding} {h.ip or h.subject}": h.gate for h in plan.held
+            if h.finding == "scan" or BY_ID[h.finding].repairable or h.gate != "not-repairable"
+            or h.finding in HUMAN_ONLY}
 
 
 def example(name: str, log: str | None = None) -> Model:
@@ -108,10 +114,7 @@ def test_restart_needs_hazards_acknowledged() -> None:
 
 def base(c: Cluster, using: list[str]) -> None:
     c.subnet("net1", "10.0.0.0/24", using=using)
-    c.add("leases.coordination.k8s.io", k8s("kube-ovn-controller", "kube-system",
-                                            spec={"holderIdentity": "ctl-1"}))
-    c.add("pods", k8s("ctl-1", "kube-system", resourceVersion="7",
-                      spec={"nodeName": "n1"}, status={"phase": "Running"}))
+    controller_leader(c, "ctl-1", resourceVersion="7")
 
 
 def test_leak_without_nb_rows_gets_a_restart_and_a_second_leak_too(tmp_path: Path) -> None:
@@ -417,3 +420,78 @@ def test_router_port_of_a_live_lrp_eip_is_left_to_a_human(tmp_path: Path) -> Non
     plan = plan_for(c.model(tmp_path))
     assert actions(plan) == [("delete-nb-lsp", "external-vpc3")]
     assert [h.gate for h in plan.held if "external-vpc2" in h.subject] == ["owner-referenced"]
+
+
+# -- every finding is accounted for (issue 15 item 1) -------------------------------------------
+
+
+def _acts_on(a: Action, f: Finding) -> bool:
+    ip = str(f.ip) if f.ip is not None else None
+    if a.action == "restart-controller":
+        return f.check == "leaked-ip" and {"subnet": f.subnet, "ip": ip} in \
+            a.preconditions.get("leaks", [])
+    if a.finding != f.check:
+        return False
+    if a.action == "resurrect":
+        return a.preconditions.get("subnet") == f.subnet and ip in a.preconditions["addresses"]
+    if a.action == "delete-nb-lb-vip":  # one finding per VIP of a load balancer
+        return a.preconditions["vip"] == f.evidence.get("columns", {}).get("vip")
+    subject = f.subjects[0] if f.subjects else None
+    return subject is not None and (subject.uuid == a.target.uuid if a.action.startswith(
+        "delete-nb-") else subject.name == a.target.name)
+
+
+def _holds(h: Held, f: Finding) -> bool:
+    ip = str(f.ip) if f.ip is not None else None
+    return h.finding == f.check and h.ip == ip and h.subnet == f.subnet and (
+        h.subject == ", ".join(map(str, f.subjects))
+        or any(h.subject.endswith(s.name) for s in f.subjects))
+
+
+def assert_partition(plan: Plan, findings: list[Finding]) -> None:
+    """Every warning and error is an action or held (with a reason), never both, never
+    neither."""
+    def key(f: Finding) -> tuple[str, str, str]:
+        return f.check, str(f.ip), ", ".join(map(str, f.subjects))
+
+    alike = Counter(key(f) for f in findings)
+    for f in findings:
+        if f.severity == "info":
+            continue
+        acted = [a for a in plan.actions if _acts_on(a, f)]
+        held = [h for h in plan.held if _holds(h, f)]
+        assert acted or held, f"{f.check} {f.ip} {f.subjects}: neither an action nor held"
+        if alike[key(f)] == 1:  # a held entry names no VIP: two VIPs of one LB look alike
+            assert not (acted and held), f"{f.check} {f.ip}: both an action and held"
+        assert all(h.reason for h in held)
+
+
+POLICIES = [RepairPolicy(), ALL_ON, RepairPolicy(max_actions=2),
+            RepairPolicy(allow_controller_restart=True, max_leak_ratio=1.0)]
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=["default", "all-on", "capped", "restart"])
+@pytest.mark.parametrize(("name", "log"), [
+    ("leaky-cluster", "leaky-cluster-controller.log"), ("leaky-cluster", None),
+    ("healthy-cluster", None)])
+def test_every_finding_is_an_action_or_held(name: str, log: str | None,
+                                            policy: RepairPolicy) -> None:
+    model = example(name, log)
+    findings = run_checks(model).findings
+    plan = plan_for(model, policy)
+    assert_partition(plan, findings)
+    if name == "leaky-cluster" and policy == RepairPolicy():
+        # The ones the dry run used to leave out (issue 15 item 1).
+        held = {(h.finding, h.ip) for h in plan.held}
+        assert {("nb-address-drift", "172.30.0.14"), ("owner-ip-available", "172.30.0.30"),
+                ("owner-ip-available", "fd00:10:10::32"),
+                ("owner-ip-out-of-cidr", "172.31.0.5")} <= held
+
+
+def test_an_incomplete_scan_holds_every_finding(tmp_path: Path) -> None:
+    model = example("leaky-cluster")
+    findings = run_checks(model).findings
+    plan = build_plan(model, findings, ALL_ON, cluster={"uid": "u"}, created=datetime.now(UTC),
+                      tool_version="t", source="live x", inconclusive=["pods: forbidden"])
+    assert plan.actions == []
+    assert_partition(plan, findings)

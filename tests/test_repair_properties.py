@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from builders import Cluster, k8s
+from builders import Cluster, controller_leader, k8s
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
@@ -41,10 +41,7 @@ def damaged(draw: st.DrawFn) -> Cluster:
     ext = ipaddress.ip_network("172.30.0.0/24")
     addr_of = [str(net.network_address + o) for o in offsets]
     eip_of = [str(ext.network_address + o) for o in offsets]
-    c.add("leases.coordination.k8s.io", k8s("kube-ovn-controller", "kube-system",
-                                            spec={"holderIdentity": "ctl"}))
-    c.add("pods", k8s("ctl", "kube-system", spec={"nodeName": "n"},
-                      status={"phase": "Running"}))
+    controller_leader(c, "ctl")
     c.add("vpcs.kubeovn.io", k8s("vpc1"))
     ports, nats, lb_vips = [], [], {}
     using, ext_using = [], []
@@ -148,3 +145,17 @@ def test_the_generator_produces_every_action(action: str) -> None:
         return action in {a.action for a in _plan(c).actions}
 
     assert has(find(damaged(), has, settings=settings(max_examples=500, deadline=None)))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damaged(), st.sampled_from([ALL_ON, RepairPolicy(), RepairPolicy(max_actions=1)]))
+def test_every_finding_of_a_generated_cluster_is_an_action_or_held(
+        c: Cluster, policy: RepairPolicy) -> None:
+    from test_repair_plan import assert_partition
+
+    with tempfile.TemporaryDirectory() as d:
+        model = c.model(Path(d))
+    findings = run_checks(model).findings
+    plan = build_plan(model, findings, policy, cluster={"uid": "u"}, created=datetime.now(UTC),
+                      tool_version="t", source="p", inconclusive=inconclusive_reasons(model))
+    assert_partition(plan, findings)

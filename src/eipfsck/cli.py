@@ -14,7 +14,6 @@ import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -34,11 +33,13 @@ from eipfsck.errors import EipfsckError, UsageError
 from eipfsck.pipeline import ScanOptions, scan
 from eipfsck.repair.journal import default_journal_path
 from eipfsck.repair.kubeapply import Waits
+from eipfsck.repair.options import RepairRequest, check_request
 from eipfsck.repair.outcome import ActionResult
 from eipfsck.repair.plan import Action, Plan, RepairPolicy
-from eipfsck.repair.planfile import plan_to_json, read_plan, write_plan
+from eipfsck.repair.planfile import plan_to_json
 from eipfsck.repair.render import render_plan, render_result, render_summary
-from eipfsck.repair.run import RepairOptions, apply_plan, make_plan, observe
+from eipfsck.repair.run import RepairOptions
+from eipfsck.repair.run import repair as run_repair
 from eipfsck.report import jsonfmt, junit, metrics, sarif, table, yamlfmt
 from eipfsck.report.console import Stdout, plain_stdout, reader_gone
 from eipfsck.report.escape import visible
@@ -387,14 +388,17 @@ class _ConsoleUI:
     def __init__(self, out: Console, show: bool) -> None:
         self.out, self.show = out, show
         self.err = _stderr()
+        self.quiet = False  # no notes from the reads (the repair's own notes stay)
 
-    def show_plan(self, plan: Plan) -> None:
+    def show_plan(self, plan: Plan, sha256: str) -> None:
         if self.show:
-            render_plan(plan, self.out)
+            render_plan(plan, self.out, sha256)
 
-    def confirm(self, plan: Plan) -> bool | None:
+    def confirm(self, plan: Plan, sha256: str) -> bool | None:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             return None
+        if not self.show:  # -o json: stdout is the document, the plan goes with the question
+            render_plan(plan, self.err, sha256)
         return typer.confirm(f"Apply these {len(plan.actions)} action(s)?", default=False,
                              err=True)
 
@@ -426,6 +430,10 @@ def repair_cmd(
         "--plan", metavar="FILE", help="Apply this reviewed plan (re-verified first).")] = None,
     plan_out: Annotated[str | None, typer.Option(
         "--plan-out", metavar="FILE", help="Save the plan here (0600) and stop.")] = None,
+    plan_sha256: Annotated[str | None, typer.Option(
+        "--plan-sha256", metavar="HEX",
+        help="With --plan: refuse the file unless its sha256 is this one (shown at "
+             "review).")] = None,
     yes: Annotated[bool, typer.Option(
         "--yes", "-y", help="Do not ask (unattended runs); the safety gates still apply.")]
         = False,
@@ -485,18 +493,20 @@ def repair_cmd(
     """Repair what is safe to repair: plan, confirm, re-verify live, apply, journal.
 
     See docs/repair.md for every action, every refusal and the journal."""
-    if snapshot is not None and plan_in is not None:
-        raise UsageError("--snapshot and --plan: a plan is applied to the live cluster only")
-    if snapshot is not None and not (dry_run or plan_out):
-        raise UsageError("a plan from a snapshot is never applied: add --dry-run or --plan-out")
-    if plan_in is not None and plan_out is not None:
-        raise UsageError("--plan and --plan-out: the plan exists already")
-    if controller_log == "auto" and snapshot is not None:
-        raise UsageError("--controller-log auto reads the live cluster; with --snapshot give "
-                         "the log file")
     durations = {flag: duration_seconds(text, flag)
                  for flag, text in (("--grace", grace), ("--max-age", max_age),
                                     ("--wait-timeout", wait_timeout))}
+    request = RepairRequest(
+        dry_run=dry_run, plan_in=plan_in, plan_out=plan_out, plan_sha256=plan_sha256,
+        snapshot=snapshot is not None, controller_log_auto=controller_log == "auto",
+        grace=timedelta(seconds=durations["--grace"]),
+        policy_flags=tuple(flag for flag, value, default in (
+            ("--max-actions", max_actions, 20), ("--max-leak-ratio", max_leak_ratio, 0.2),
+            ("--grace", grace, "2m"),
+            ("--allow-controller-restart", allow_controller_restart, False),
+            ("--ack-hazards", ack_hazards, False), ("--allow-resurrect", allow_resurrect, False),
+        ) if value != default))
+    check_request(request)
     live = None
     if snapshot is None:
         live = _live_options(kubeconfig, context, request_timeout, page_size,
@@ -512,7 +522,7 @@ def repair_cmd(
     opts = RepairOptions(
         scan=scan_opts,
         policy=RepairPolicy(max_actions=max_actions, max_leak_ratio=max_leak_ratio,
-                            grace=timedelta(seconds=durations["--grace"]),
+                            grace=request.grace,
                             allow_controller_restart=allow_controller_restart,
                             ack_hazards=ack_hazards, allow_resurrect=allow_resurrect),
         max_age=timedelta(seconds=durations["--max-age"]), yes=yes,
@@ -520,46 +530,28 @@ def repair_cmd(
         waits=Waits(leader=wait, status=wait, resurrect=wait))
     out = Stdout()
     ui = _ConsoleUI(out, show=output is Output.table)
-    if plan_in is not None:
-        plan = read_plan(plan_in)
-        scanned = None
-        # The options the plan was reviewed with apply; different ones here would silently
-        # un-plan (or worse, re-plan) what was signed.
-        given = [flag for flag, value, default in (
-            ("--max-actions", max_actions, 20), ("--max-leak-ratio", max_leak_ratio, 0.2),
-            ("--grace", grace, "2m"), ("--allow-controller-restart", allow_controller_restart,
-                                       False),
-            ("--ack-hazards", ack_hazards, False), ("--allow-resurrect", allow_resurrect, False),
-        ) if value != default]
-        if given:
-            raise UsageError(f"{', '.join(given)}: a --plan carries the options it was made "
-                             "with; re-plan to change them")
-        opts = replace(opts, policy=RepairPolicy.from_json(plan.policy))
-    else:
-        scanned = observe(scan_opts, None if quiet else ui)
-        plan = make_plan(scanned, opts.policy)
-    if plan_out is not None:
-        write_plan(plan_out, plan)
-        ui.note(f"wrote the plan to {plan_out} ({len(plan.actions)} action(s))")
-    if dry_run or plan_out is not None:
-        if output is Output.json:
+    ui.quiet = quiet
+    done = run_repair(request, opts, ui)
+    plan = done.plan
+    result = done.result
+    if request.review_only or result is None:
+        if not request.review_only:
+            ui.note("the plan has no action: nothing to apply")
+        if output is Output.json and request.review_only:
             with plain_stdout():
                 jsonfmt.write(plan_to_json(plan), sys.stdout)
-        else:
-            render_plan(plan, out)
-        raise typer.Exit(scanned.exit_code if scanned is not None else exitcodes.CLEAN)
-    if not plan.actions:
-        ui.note("the plan has no action: nothing to apply")
-        if output is Output.table:
-            render_plan(plan, out)
-        raise typer.Exit(scanned.exit_code if scanned is not None else exitcodes.CLEAN)
-    result = apply_plan(plan, opts, ui)
+        elif output is Output.table:
+            render_plan(plan, out, done.digest)
+        if output is Output.json and request.plan_out is None:  # --plan-out said it
+            ui.note(f"plan sha256 {done.digest}")
+        raise typer.Exit(done.exit_code)
     touched = {s for a, r in result.results if r.outcome == "released"
                for s in [a.subnet, *a.preconditions.get("subnets", [])] if s}
     if output is Output.json:
         with plain_stdout():
             jsonfmt.write({
                 "schema": "eipfsck/repair/v1", "plan": plan_to_json(plan),
+                "plan_sha256": done.digest,
                 "results": [{"id": a.id, "action": a.action, "target": a.target.as_json(),
                              "outcome": r.outcome, "detail": r.detail}
                             for a, r in result.results],

@@ -562,7 +562,7 @@ def test_repair_as_the_service_account(leaky_rw: LiveEnv, tmp_path: Path,
         assert "incomplete-scan" not in {h["gate"] for h in plan["held"]}
 
         code, out, err = run(["repair", "--kubeconfig", sa.kubeconfig, *nb, "--yes",
-                              "--grace", "0s", "--journal", str(tmp_path / "journal.jsonl"),
+                              "--grace", "30s", "--journal", str(tmp_path / "journal.jsonl"),
                               "-o", "json"], capsys)
         doc = json.loads(out)
         results = {f'{r["target"]["kind"]} {r["target"]["name"]}': r["outcome"]

@@ -47,8 +47,9 @@ def cluster_args(env: LiveEnv) -> list[str]:
 
 
 def repair(env: LiveEnv, tmp: Path, *extra: str) -> list[str]:
-    # A plan carries the grace it was made with (--grace 0s: the tests take both reads at once).
-    grace = [] if "--plan" in extra else ["--grace", "0s"]
+    # A plan carries the grace it was made with; 30 s is the floor no flag lowers, so a run
+    # that releases a leak waits that long between its two reads.
+    grace = [] if "--plan" in extra else ["--grace", "30s"]
     return ["repair", *cluster_args(env), "--journal", str(tmp / "journal.jsonl"), *grace,
             *extra]
 
@@ -67,8 +68,10 @@ def nb_dump(env: LiveEnv) -> dict[str, Any]:
     return out
 
 
-# The apiserver renews its own identity leases every few seconds: those writes are not ours.
-APISERVER_OWN = ("/registry/leases/kube-system/apiserver-", "/registry/peerserverleases/")
+# The apiserver renews its own identity leases every few seconds, and compacts etcd every five
+# minutes (it records the revision in compact_rev_key): those writes are not ours.
+APISERVER_OWN = ("/registry/leases/kube-system/apiserver-", "/registry/peerserverleases/",
+                 "compact_rev_key")
 
 
 def _etcd_range(env: LiveEnv, **body: Any) -> dict[str, Any]:
@@ -568,9 +571,12 @@ def test_terminal_prompt_declined_then_accepted(leaky_rw: LiveEnv, tmp_path: Pat
     assert [e["event"] for e in journal(tmp_path)][:2] == ["declined", "start"]
 
 
-def test_ctrl_c_between_actions_stops_cleanly(leaky_rw: LiveEnv, tmp_path: Path) -> None:
-    # A real SIGINT, sent by the process to itself right after the first outcome is journaled
-    # (while the action loop runs): the loop must finish nothing more and print its summary.
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_between_actions_stops_cleanly(leaky_rw: LiveEnv, tmp_path: Path,
+                                              sig: str) -> None:
+    # A real SIGINT (Ctrl-C) or SIGTERM (a CronJob's deadline), sent by the process to itself
+    # right after the first outcome is journaled (while the action loop runs): the loop must
+    # finish nothing more and print its summary.
     interrupt = (
         "import os, signal, sys\n"
         "from eipfsck.repair import journal\n"
@@ -578,7 +584,7 @@ def test_ctrl_c_between_actions_stops_cleanly(leaky_rw: LiveEnv, tmp_path: Path)
         "def record(self, event, **fields):\n"
         "    real(self, event, **fields)\n"
         "    if event == 'outcome' and fields.get('id') == 'A01':\n"
-        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        f"        os.kill(os.getpid(), signal.{sig})\n"
         "journal.Journal.record = record\n"
         "from eipfsck.cli import main\n"
         "main(sys.argv[1:])\n")
@@ -586,7 +592,70 @@ def test_ctrl_c_between_actions_stops_cleanly(leaky_rw: LiveEnv, tmp_path: Path)
                            *repair(leaky_rw, tmp_path, "--yes")],
                           capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
     assert proc.returncode & 32 and proc.returncode & 1, proc.stderr
-    assert "Stopped by Ctrl-C between actions" in proc.stdout
+    assert "Stopped by Ctrl-C (or SIGTERM) between actions" in proc.stdout
+    assert f"{sig}: stopping after the action in flight (A01 delete-nb-nat" in proc.stderr
     events = [(e["event"], e.get("id")) for e in journal(tmp_path)]
     assert events[-1][0] == "end"
     assert [i for e, i in events if e == "outcome"] == ["A01"]
+
+
+def _run_killing_itself(env: LiveEnv, tmp: Path, when: str, how: str, *extra: str
+                        ) -> subprocess.CompletedProcess[str]:
+    """eipfsck repair in a subprocess that signals itself right after the journal record
+    `when` (`how`: SIGKILL, or two SIGINTs: a second Ctrl-C)."""
+    kill = ("        os.kill(os.getpid(), signal.SIGKILL)\n" if how == "SIGKILL" else
+            "        os.kill(os.getpid(), signal.SIGINT)\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n")
+    script = (
+        "import os, signal, sys\n"
+        "from eipfsck.repair import journal\n"
+        "real = journal.Journal.record\n"
+        "def record(self, event, **fields):\n"
+        "    real(self, event, **fields)\n"
+        f"    if event == {when!r}:\n" + kill +
+        "journal.Journal.record = record\n"
+        "from eipfsck.cli import main\n"
+        "main(sys.argv[1:])\n")
+    return subprocess.run([sys.executable, "-c", script, *repair(env, tmp, *extra)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+
+
+def test_an_interrupted_resurrect_is_settled_before_anything_new(
+        leaky_rw: LiveEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    vip = "/apis/kubeovn.io/v1/vips/vip-b"
+    resurrect = ("--yes", "--allow-resurrect", "--controller-log", str(LOG),
+                 "--wait-timeout", "60s")
+    api = leaky_rw.api()
+    try:
+        # 1. Killed while the re-created Vip waits for the controller: the Vip stays behind,
+        #    holding the leaked address, and the journal has an intent without an outcome.
+        proc = _run_killing_itself(leaky_rw, tmp_path, "created", "SIGKILL", *resurrect)
+        assert proc.returncode == -9, proc.stderr
+        created = api.get(vip)["metadata"]
+        assert created["labels"]["app.kubernetes.io/managed-by"] == "eipfsck"
+        # 2. A dry run only says so.
+        _, _, err = run(repair(leaky_rw, tmp_path, "--dry-run"), capsys)
+        assert "resurrect Vip vip-b (run" in err and "was interrupted" in err
+        assert api.get(vip)["metadata"]["uid"] == created["uid"]
+        # 3. A run that acts deletes it normally before planning, says so, and journals it;
+        #    then a second Ctrl-C during its own resurrect deletes that Vip before stopping.
+        proc = _run_killing_itself(leaky_rw, tmp_path, "created", "SIGINT-twice", *resurrect)
+        text = " ".join(proc.stderr.split())
+        assert f"deleted the re-created Vip vip-b (uid {created['uid']}) normally" in text, text
+        assert proc.returncode == 32, proc.stderr
+        assert "SIGINT: stopping after the action in flight" in text
+        assert "aborted A01 resurrect Vip vip-b; the next repair run settles it" in text
+        assert not api.exists(vip)
+        entries = journal(tmp_path)
+        recovered = [e for e in entries if e["event"] == "recovered"]
+        assert [r["outcome"] for r in recovered] == ["undone"]
+        last_run = entries[-1]["run"]
+        assert [e["event"] for e in entries if e["run"] == last_run][-4:] == [
+            "intent", "created", "undone", "aborted"]
+        # 4. The next run settles that one too (nothing left to undo) before planning.
+        _, _, err = run(repair(leaky_rw, tmp_path, "--yes"), capsys)
+        assert "A01 resurrect Vip vip-b" in err and "it re-creates is not there" in err
+        assert [e["event"] for e in journal(tmp_path)].count("recovered") == 2
+        assert not api.exists(vip)
+    finally:
+        api.close()

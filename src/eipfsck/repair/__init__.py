@@ -1,1 +1,1 @@
-"""Repair: plan → confirm → verify live → apply → journal (design.md, kube-ovn-model.md §9)."""
+"""Repair: plan → confirm → a fresh read decides → apply → journal (docs/repair.md)."""

@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
-from eipfsck.collect.kube import API_RESOURCES, Exhausted, KubeTarget, Requester, connect
+from eipfsck.collect.kube import API_RESOURCES, Exhausted, KubeTarget, Requester, _Answer, connect
 from eipfsck.kubeovn import names as n
+from eipfsck.repair.leader import leader_pod_problem
 from eipfsck.repair.outcome import ActionResult
 from eipfsck.repair.plan import Action
 
@@ -48,6 +50,7 @@ class KubeWriter:
         self.http = Requester(api, target)
         self.waits = waits or Waits()
         self.sleep, self.clock = sleep, clock
+        self.record: Callable[..., None] = lambda event, **fields: None
 
     def get(self, kind: str, namespace: str | None, name: str) -> tuple[int, dict[str, Any]]:
         return self.get_path(_path(kind, namespace, name))
@@ -66,8 +69,8 @@ class KubeWriter:
 
     # -- checks before acting ----------------------------------------------------------------
 
-    def _still_absent(self, action: Action) -> str | None:
-        """The owners the plan found missing must still be missing."""
+    def still_absent(self, action: Action) -> str | None:
+        """The owners the fresh read found missing must still be missing (read just now)."""
         for ref in action.preconditions.get("absent") or []:
             kind, name = ref.get("kind"), ref.get("name")
             if not isinstance(kind, str) or not isinstance(name, str):
@@ -92,12 +95,16 @@ class KubeWriter:
         m = _meta(obj)
         want_uid = action.preconditions.get("uid")
         want_rv = action.preconditions.get("resourceVersion")
-        if want_uid and m.get("uid") != want_uid:
+        if not want_uid or not want_rv:
+            # Never a delete without both: the fresh read always gives them.
+            return ActionResult("failed", f"{t}: the action carries no uid and "
+                                "resourceVersion to check; nothing was deleted", obj), obj
+        if m.get("uid") != want_uid:
             return ActionResult("skipped-changed", f"{t} was re-created (uid {m.get('uid')}, "
                                 f"planned {want_uid})", obj), obj
         if m.get("deletionTimestamp"):
             return ActionResult("already-gone", f"{t} is already being deleted", obj), obj
-        if want_rv and m.get("resourceVersion") != want_rv:
+        if m.get("resourceVersion") != want_rv:
             return ActionResult("skipped-changed", f"{t} changed since the plan "
                                 f"(resourceVersion {m.get('resourceVersion')}, planned "
                                 f"{want_rv})", obj), obj
@@ -105,8 +112,11 @@ class KubeWriter:
 
     # -- actions -----------------------------------------------------------------------------
 
-    def apply(self, action: Action) -> ActionResult:
-        """Run one Kubernetes action; an API server that never answers fails that action."""
+    def apply(self, action: Action, record: Callable[..., None] | None = None
+              ) -> ActionResult:
+        """Run one Kubernetes action; an API server that never answers fails that action.
+        `record` journals what a half-done action leaves behind (resurrect's new object)."""
+        self.record = record or (lambda event, **fields: None)
         run = {"restart-controller": self._restart, "resurrect": self._resurrect}.get(
             action.action, self._delete)
         try:
@@ -114,11 +124,32 @@ class KubeWriter:
         except Exhausted as exc:
             return ActionResult("failed", str(exc))
 
+    def server_now(self) -> datetime:
+        """The API server's clock (its Date header): the grace and a plan's age are measured
+        on one clock, whatever this machine's says."""
+        answer = self.http.get("/version")
+        date = next((v for k, v in answer.headers.items() if k.lower() == "date"), None)
+        try:
+            when = parsedate_to_datetime(date) if date else None
+        except (TypeError, ValueError):
+            when = None
+        if when is None or when.tzinfo is None:
+            raise Exhausted(f"GET /version: the API server sent no usable Date header "
+                            f"({date!r})")
+        return when
+
+    def delete_created(self, kind: str, name: str, uid: str | None) -> _Answer:
+        """A normal delete of an object eipfsck created, pinned to its uid."""
+        pre = {"uid": uid} if uid else {}
+        return self.http.send("DELETE", _path(kind, None, name),
+                              {"apiVersion": "v1", "kind": "DeleteOptions",
+                               "preconditions": pre})
+
     def _delete(self, action: Action) -> ActionResult:
         early, obj = self._compare(action)
         if early is not None:
             return early
-        gone = self._still_absent(action)
+        gone = self.still_absent(action)
         if gone is not None:
             return ActionResult("skipped-changed", f"not deleted: {gone}", obj)
         return self._delete_with_preconditions(action, obj)
@@ -151,9 +182,18 @@ class KubeWriter:
         if holder != lease_pre.get("holderIdentity"):
             return ActionResult("skipped-changed", f"leadership moved to {holder!r} since the "
                                 "plan: the allocator was rebuilt already; scan again", lease)
+        t = action.target
+        if (t.kind, t.namespace, t.name) != ("Pod", ns, holder):
+            return ActionResult("skipped-changed", f"{t} is not the pod holding Lease "
+                                f"{ns}/{name} ({holder!r}): not deleted", lease)
         early, pod = self._compare(action)
         if early is not None:
             return early
+        code, deployment = self.get_path(
+            f"/apis/apps/v1/namespaces/{quote(str(ns), safe='')}/deployments/{n.CONTROLLER}")
+        problem = leader_pod_problem(pod, holder, str(ns), deployment if code == 200 else None)
+        if problem is not None:
+            return ActionResult("skipped-changed", f"not deleted: {problem}", pod)
         before = {"lease": lease, "pod_uid": _meta(pod).get("uid")}
         # Read before the delete: a new leader quick enough to rewrite the status before a
         # read after it would otherwise be waited for in vain.
@@ -207,7 +247,7 @@ class KubeWriter:
 
     def _resurrect(self, action: Action) -> ActionResult:
         t = action.target
-        gone = self._still_absent(action)
+        gone = self.still_absent(action)
         if gone is not None:
             return ActionResult("skipped-changed", f"not re-created: {gone}")
         addrs = list(action.preconditions.get("addresses") or [])
@@ -221,11 +261,22 @@ class KubeWriter:
             return ActionResult("failed", f"creating {t}: HTTP {answer.status}: "
                                 f"{answer.status_message()}")
         created = answer.document()
-        accepted = self._wait_accepted(t.kind, t.name, addrs)
         uid = _meta(created).get("uid")
-        deleted = self.http.send("DELETE", _path(t.kind, None, t.name),
-                                 {"apiVersion": "v1", "kind": "DeleteOptions",
-                                  "preconditions": {"uid": uid}})
+        try:
+            self.record("created", kind=t.kind, name=t.name, uid=uid)
+            accepted = self._wait_accepted(t.kind, t.name, addrs)
+        except BaseException:
+            # Aborted (a second interrupt) while the object waits for the controller: it
+            # must not stay behind holding the leaked address. Best effort; the journal's
+            # intent without outcome makes the next run finish this if it fails.
+            try:
+                gone = self.delete_created(t.kind, t.name, uid)
+                if gone.status in (200, 202, 404):
+                    self.record("undone", kind=t.kind, name=t.name, uid=uid)
+            except Exception:  # the interrupt is what is raised
+                pass
+            raise
+        deleted = self.delete_created(t.kind, t.name, uid)
         if deleted.status not in (200, 202, 404):
             return ActionResult("failed", f"re-created {t} but could not delete it: HTTP "
                                 f"{deleted.status}: {deleted.status_message()}; delete it by "
@@ -300,7 +351,9 @@ class KubeWriter:
 
 
 def resurrect_object(kind: str, name: str, subnet: str, addrs: list[str]) -> dict[str, Any]:
-    """The object resurrect re-creates (kube-ovn-model.md §9 step 6)."""
+    """The object resurrect re-creates: deleting it normally runs the controller's own delete
+    path, which releases the IPAM entry under its name (Kube-OVN pkg/controller/vip.go
+    handleDelVirtualIP, pkg/controller/ovn_eip.go handleDelOvnEip: ReleaseAddressByPod)."""
     v4 = next((a for a in addrs if ":" not in a), "")
     v6 = next((a for a in addrs if ":" in a), "")
     labels = {"app.kubernetes.io/managed-by": "eipfsck"}

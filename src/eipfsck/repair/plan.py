@@ -1,7 +1,7 @@
 """The repair plan: which findings become actions, in which order, and why the rest do not.
 
 Pure: a plan is derived from one observation (a Model and its findings) and a RepairPolicy.
-Every rule of design.md "Repair: rules that are never broken" that can be decided from one
+Every rule of docs/repair.md ("Never in a plan", "Holds") that can be decided from one
 observation is decided here; the rules that need a second, fresh read (confirmation after the
 grace period, re-verification right before acting) are in repair/verify.py and the appliers.
 
@@ -24,12 +24,13 @@ from eipfsck.kubeovn.northbound import lrp_addresses, lsp_addresses
 from eipfsck.kubeovn.owners import Claim
 from eipfsck.kubeovn.refs import Ref
 from eipfsck.model import Model
+from eipfsck.repair.leader import leader_pod_problem
 from eipfsck.snapshot import as_map
 
 ActionKind = Literal["delete-nb-lb-vip", "delete-nb-nat", "delete-nb-lrp", "delete-nb-lsp",
                      "delete-ip-cr", "delete-nat-cr", "resurrect", "restart-controller"]
-# kube-ovn-model.md §9: most dependent first (LB VIPs → NAT → LRP with its peer → LSP), then the
-# Kubernetes leftovers, then the releases of what only the allocator still holds.
+# Most dependent first (LB VIPs → NAT → LRP with its peer → LSP), then the Kubernetes leftovers,
+# then the releases of what only the allocator still holds (docs/repair.md "Actions").
 ACTION_ORDER: tuple[ActionKind, ...] = (
     "delete-nb-lb-vip", "delete-nb-nat", "delete-nb-lrp", "delete-nb-lsp", "delete-ip-cr",
     "delete-nat-cr", "resurrect", "restart-controller")
@@ -368,7 +369,8 @@ class _Planner:
         router_port = as_map(row.get("options")).get("router-port")
         if row.get("type") == "router" and isinstance(router_port, str):
             # An lrp-type OvnEip re-created while its router-type port stayed gets no router
-            # port (correction 3): the port is the live EIP's, a human re-plumbs it.
+            # port; the port is the live EIP's (Kube-OVN pkg/controller/ovn_eip.go
+            # handleDelOvnEip deletes the router port named after the EIP), a human re-plumbs it.
             live = live or self.existing_owner("OvnEip", router_port)
         if live:
             self.hold(f, "owner-referenced", f"port {name} belongs to an object that exists")
@@ -380,6 +382,10 @@ class _Planner:
         if isinstance(pod_key, str) and "/" in pod_key:
             ns, pod = pod_key.split("/", 1)
             absent.append({"kind": "Pod", "namespace": ns, "name": pod})
+        # The other owners a port may be named after: re-checked right before the delete too.
+        absent += [{"kind": kind, "name": name} for kind in ("Vip", "OvnEip")]
+        if name.startswith("node-"):
+            absent.append({"kind": "Node", "name": name[len("node-"):]})
         self.add(f, "delete-nb-lsp", Target("Logical_Switch_Port", name, uuid=subject.uuid),
                  {"rows": [self.nb_expect("Logical_Switch_Port", row)], "absent": absent},
                  f"delete switch port {name}: {f.evidence.get('reason') or f.message}", addrs)
@@ -447,6 +453,12 @@ class _Planner:
                 o["metadata"] for o in self.snap.items(resource)}
         m = index.get((namespace, name))
         return dict(m) if m is not None else None
+
+    def metadata_object(self, resource: str, namespace: str, name: str
+                        ) -> dict[str, Any] | None:
+        return next((o for o in self.snap.items(resource)
+                     if o["metadata"].get("namespace") == namespace
+                     and o["metadata"].get("name") == name), None)
 
     @staticmethod
     def k8s_target(kind: str, namespace: str | None, name: str, meta: dict[str, Any]) -> Target:
@@ -530,7 +542,8 @@ class _Planner:
         """The kind the leak's IPAM key most likely had. The log names a key, not a kind, so
         the evidence is indirect: a NAT rule naming the key, a virtual port of that name,
         the subnet's role. An IptablesEIP is never re-created (its path execs into a NAT
-        gateway pod, §9 step 6); a wrong guess is caught at apply, where no status comes."""
+        gateway pod: Kube-OVN pkg/controller/vpc_nat_gw_eip.go handleDelIptablesEip); a wrong
+        guess is caught at apply, where no status comes."""
         if "/" in key:
             return None
         if key in self.inv.vips or key in self.inv.ovn_eips or key in self.inv.iptables_eips:
@@ -565,6 +578,14 @@ class _Planner:
                 self.hold(f, "no-leader", f"no kube-ovn-controller leader found (Lease "
                           f"{ns}/{n.CONTROLLER} holder {holder or 'unknown'} has no pod)")
             return
+        deployment = self.metadata_object("deployments.apps", ns, n.CONTROLLER)
+        not_leader = leader_pod_problem({"metadata": pod_meta}, holder, ns, deployment,
+                                        selector_known=False)
+        if not_leader is not None:
+            for f in leaks:
+                self.hold(f, "no-leader", f"the Lease holder is not a pod a restart may "
+                          f"delete: {not_leader}")
+            return
         if self.in_flight:
             # A rebuild acts on every subnet: an allocation half-way through its records
             # (IPAM → port → IP CR → annotation) would not be re-filed, and its port's address
@@ -581,13 +602,12 @@ class _Planner:
             return
         leaked = [{"subnet": f.subnet, "ip": str(f.ip)} for f in leaks]
         subnets = sorted({str(f.subnet) for f in leaks})
-        lease_meta = lease["metadata"]
         self.add(leaks[0], "restart-controller", self.k8s_target("Pod", ns, str(holder),
                                                                  pod_meta),
                  {"uid": pod_meta.get("uid"), "resourceVersion": pod_meta.get("resourceVersion"),
+                  # Not the Lease's resourceVersion: every renewal moves it.
                   "lease": {"namespace": ns, "name": n.CONTROLLER,
                             "holderIdentity": holder,
-                            "resourceVersion": lease_meta.get("resourceVersion"),
                             "leaseTransitions": (lease.get("spec") or {}).get(
                                 "leaseTransitions")},
                   "leaks": leaked, "subnets": subnets, "nb_rows": _nb_uuids(leaks),
@@ -603,7 +623,7 @@ class _Planner:
 
 def _nb_uuids(leaks: list[Finding]) -> list[str]:
     """The NB rows that carried these leaked IPs: the actions deleting them must have
-    succeeded before the IPs are released (§9 step 3 before step 6)."""
+    succeeded before the IPs are released (docs/repair.md "Actions")."""
     return sorted({str(r["uuid"]) for f in leaks for r in f.evidence.get("nb_rows", [])
                    if r.get("uuid")})
 
@@ -644,6 +664,8 @@ def build_plan(model: Model, findings: list[Finding], policy: RepairPolicy, *,
                 p.hold(f, "incomplete-scan", "the scan is incomplete ("
                        + "; ".join(inconclusive) + "): an owner may be unseen, so nothing is "
                        "provably orphaned")
+            else:
+                _hold_for_a_human(p, f)
         return _finish(p, policy, cluster, created, tool_version, source, hazards, scan)
     ratios = _leak_ratios(model, findings)
     refused_subnets = {s for s, (leaked, using) in ratios.items()
@@ -657,9 +679,7 @@ def build_plan(model: Model, findings: list[Finding], policy: RepairPolicy, *,
                    "usually means the scan is wrong, not the cluster (--max-leak-ratio)")
             continue
         if f.check in HUMAN_ONLY or not BY_ID[f.check].repairable:
-            if f.check in HUMAN_ONLY:
-                p.hold(f, "not-repairable", "a human decides: " + BY_ID[f.check].title,
-                       BY_ID[f.check].remedy)
+            _hold_for_a_human(p, f)
             continue
         if f.check == "leaked-ip":
             leaks.append(f)
@@ -670,14 +690,29 @@ def build_plan(model: Model, findings: list[Finding], policy: RepairPolicy, *,
     return _finish(p, policy, cluster, created, tool_version, source, hazards, scan)
 
 
+def _hold_for_a_human(p: _Planner, f: Finding) -> None:
+    """A finding repair never acts on is still in the plan, held with its remedy: the plan
+    accounts for every warning and error the scan reported (info findings are facts)."""
+    if f.severity == "info":
+        return
+    why = "a human decides: " if f.check in HUMAN_ONLY else "no automatic repair exists: "
+    p.hold(f, "not-repairable", why + BY_ID[f.check].title, BY_ID[f.check].remedy)
+
+
+def _subject(a: Action) -> str:
+    """What a held action was about: its target, and the VIP for one of a load balancer's."""
+    vip = a.preconditions.get("vip")
+    return f"{a.target} {vip}" if isinstance(vip, str) else str(a.target)
+
+
 def _gate_in_flight(p: _Planner) -> None:
-    """Subnets with allocations in progress are not acted on (§9 step 1)."""
+    """Subnets with allocations in progress are not acted on (docs/repair.md, `in-flight`)."""
     busy = {s for s in p.in_flight if s is not None}
     keep = []
     for a in p.actions:
         if a.subnet in busy:
             why = "; ".join(p.in_flight[a.subnet][:3])
-            p.held.append(Held(a.finding, a.subnet, a.ip, str(a.target), "in-flight",
+            p.held.append(Held(a.finding, a.subnet, a.ip, _subject(a), "in-flight",
                                f"subnet {a.subnet} has allocations in progress ({why}); run "
                                "again when they have settled"))
             continue
@@ -703,7 +738,7 @@ def _finish(p: _Planner, policy: RepairPolicy, cluster: dict[str, Any], created:
     kept: list[Action] = []
     for a in actions:
         if len(kept) >= policy.max_actions:
-            p.held.append(Held(a.finding, a.subnet, a.ip, str(a.target), "max-actions",
+            p.held.append(Held(a.finding, a.subnet, a.ip, _subject(a), "max-actions",
                                f"beyond --max-actions {policy.max_actions}: {a.reason}"))
             continue
         kept.append(a)

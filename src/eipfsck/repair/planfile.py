@@ -1,19 +1,25 @@
-"""The plan document (`eipfsck/plan/v1`): written for review, read back to be applied.
+"""The plan document (`eipfsck/plan/v1`): written for review, read back to approve.
 
-Reading is strict: a plan decides what gets deleted, so a field that is missing or of the
-wrong type is an error naming the file and the field, never a guess.
+A plan file never defines an action: apply runs what a fresh read plans, and only where it
+equals an approved action (repair/verify.py). Reading is still strict, because the policy in
+the file is the one the fresh read plans with: a field that is missing, of the wrong type or
+out of range is a one-line error naming the file and the field (exit 16), never a guess.
+The sha256 of the file's bytes is shown at review and again at apply.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, get_args
 
-from eipfsck.errors import InputError, UsageError
-from eipfsck.repair.plan import Action, ActionKind, Gate, Held, Plan, Target
+from eipfsck.errors import UsageError
+from eipfsck.repair.plan import Action, ActionKind, Gate, Held, Plan, RepairPolicy, Target
+from eipfsck.repair.verify import GRACE_FLOOR
 
 PLAN_SCHEMA = "eipfsck/plan/v1"
 
@@ -33,30 +39,44 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def write_plan(path: str, plan: Plan) -> None:
+class PlanFileError(UsageError):
+    """A --plan file that is not a well-formed plan: refused before anything is read live."""
+
+
+def plan_bytes(plan: Plan) -> bytes:
+    return (json.dumps(plan_to_json(plan), indent=2, sort_keys=False) + "\n").encode()
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_plan(path: str, plan: Plan) -> str:
+    """Write the plan (0600, atomically) and return the sha256 of what was written."""
     target = Path(path)
     if not target.parent.is_dir():
         raise UsageError(f"--plan-out {path}: directory {target.parent} does not exist")
     tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    data = json.dumps(plan_to_json(plan), indent=2, sort_keys=False) + "\n"
+    data = plan_bytes(plan)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise UsageError(f"--plan-out {path}: {exc.strerror or exc}") from None
+    return digest(data)
 
 
 class _Reader:
     def __init__(self, where: str) -> None:
         self.where = where
 
-    def fail(self, field: str, what: str) -> InputError:
-        return InputError(f"{self.where}: {field}: {what}",
-                          hint="a plan is written by eipfsck repair --plan-out; re-create it "
-                               "rather than editing it")
+    def fail(self, field: str, what: str) -> PlanFileError:
+        return PlanFileError(f"{self.where}: {field}: {what}",
+                             hint="a plan is written by eipfsck repair --plan-out; re-create "
+                                  "it rather than editing it")
 
     def obj(self, doc: Any, field: str) -> dict[str, Any]:
         if not isinstance(doc, dict):
@@ -80,6 +100,12 @@ class _Reader:
 
 
 def read_plan(path: str) -> Plan:
+    return read_plan_file(path)[0]
+
+
+def read_plan_file(path: str) -> tuple[Plan, str]:
+    """The plan and the sha256 of the bytes it was parsed from (read once: a file swapped
+    after this point changes nothing)."""
     where = path
     try:
         raw = Path(path).read_bytes()
@@ -89,8 +115,8 @@ def read_plan(path: str) -> Plan:
         raise UsageError(f"--plan {path}: {exc.strerror or exc}") from None
     try:
         doc = json.loads(raw)
-    except ValueError as exc:
-        raise InputError(f"{where}: not JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise PlanFileError(f"{where}: not JSON ({str(exc).splitlines()[0][:200]})") from None
     r = _Reader(where)
     doc = r.obj(doc, "(top level)")
     if doc.get("schema") != PLAN_SCHEMA:
@@ -102,12 +128,55 @@ def read_plan(path: str) -> Plan:
         raise r.fail("created", f"not an ISO 8601 time: {created_text!r}") from None
     if created.tzinfo is None:
         raise r.fail("created", "has no time zone")
+    source = r.str_(doc, "source", "")
+    policy = _policy(r, doc.get("policy"))
     actions = [_action(r, a, f"actions[{i}]") for i, a in enumerate(r.list_(doc, "actions", ""))]
+    if len(actions) > policy.max_actions:
+        raise r.fail("actions", f"{len(actions)} actions, more than the plan's own "
+                     f"max_actions {policy.max_actions}")
+    ids = [a.id for a in actions]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise r.fail("actions", f"ids used twice: {', '.join(twice)}")
     held = [_held(r, h, f"held[{i}]") for i, h in enumerate(r.list_(doc, "held", ""))]
     return Plan(r.obj(doc.get("cluster"), "cluster"), created,
-                str(doc.get("tool_version", "")), str(doc.get("source", "")),
-                r.obj(doc.get("policy", {}), "policy"), actions, held,
-                r.list_(doc, "hazards", ""), r.obj(doc.get("scan", {}), "scan"))
+                str(doc.get("tool_version", "")), str(source),
+                policy.as_json(), actions, held,
+                r.list_(doc, "hazards", ""), r.obj(doc.get("scan", {}), "scan")), digest(raw)
+
+
+_POLICY_BOOLS = ("allow_controller_restart", "ack_hazards", "allow_resurrect")
+
+
+def _policy(r: _Reader, doc: Any) -> RepairPolicy:
+    """The options the plan was made with, every one present, typed and in range: the fresh
+    read plans with them, so a bad one is refused, never defaulted."""
+    p = r.obj(doc, "policy")
+    known = {"max_actions", "max_leak_ratio", "grace_seconds", *_POLICY_BOOLS}
+    extra = sorted(set(p) - known)
+    if extra:
+        raise r.fail("policy", f"unknown option(s) {', '.join(map(repr, extra))}")
+    for key in sorted(known - set(p)):
+        raise r.fail(f"policy.{key}", "missing")
+    cap = p["max_actions"]
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+        raise r.fail("policy.max_actions", f"expected a whole number ≥ 0, got {cap!r}")
+    ratio = p["max_leak_ratio"]
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) \
+            or not 0 <= ratio <= 1:
+        raise r.fail("policy.max_leak_ratio", f"expected a number from 0 to 1, got {ratio!r}")
+    grace = p["grace_seconds"]
+    if isinstance(grace, bool) or not isinstance(grace, (int, float)) \
+            or not math.isfinite(grace) or grace < GRACE_FLOOR.total_seconds():
+        raise r.fail("policy.grace_seconds", f"expected a number of seconds ≥ "
+                     f"{GRACE_FLOOR.total_seconds():g} (the floor), got {grace!r}")
+    for key in _POLICY_BOOLS:
+        if not isinstance(p[key], bool):
+            raise r.fail(f"policy.{key}", f"expected true or false, got {p[key]!r}")
+    return RepairPolicy(max_actions=cap, max_leak_ratio=float(ratio),
+                        grace=timedelta(seconds=float(grace)),
+                        allow_controller_restart=p["allow_controller_restart"],
+                        ack_hazards=p["ack_hazards"], allow_resurrect=p["allow_resurrect"])
 
 
 def _action(r: _Reader, doc: Any, field: str) -> Action:

@@ -26,13 +26,16 @@ _GATE_TITLES = {
 }
 
 
-def render_plan(plan: Plan, console: Console) -> None:
+def render_plan(plan: Plan, console: Console, sha256: str | None = None) -> None:
     console.print(f"Repair plan from {plan.source}, read {plan.created.isoformat()}"
                   + (f", cluster {plan.cluster.get('uid')}" if plan.cluster.get("uid") else ""))
+    if sha256:
+        console.print(f"Plan sha256: {sha256}")
+    console.print("Policy: " + policy_text(plan.policy))
     if plan.hazards:
         console.print("")
         console.print(f"Restore hazards ({len(plan.hazards)}): a controller restart acts on "
-                      "these owners (kube-ovn-model.md §3.5):")
+                      "these owners (see restore-hazard in docs/checks.md):")
         for h in plan.hazards:
             console.print(f"  - {h['subject']} {h.get('ip') or ''}: {h['message']}")
     console.print("")
@@ -59,6 +62,21 @@ def render_plan(plan: Plan, console: Console) -> None:
                 console.print(f"      what to do: {h.remedy}")
 
 
+def policy_text(policy: dict[str, Any]) -> str:
+    """The options a plan was made with, as the flags that set them."""
+    def flag(key: str, name: str) -> str:
+        return name if policy.get(key) is True else f"no {name}"
+    grace = policy.get("grace_seconds")
+    ratio = policy.get("max_leak_ratio")
+    return ", ".join([
+        f"--max-actions {policy.get('max_actions')}",
+        f"--max-leak-ratio {ratio:g}" if isinstance(ratio, (int, float)) else
+        f"--max-leak-ratio {ratio}",
+        f"--grace {grace:g}s" if isinstance(grace, (int, float)) else f"--grace {grace}",
+        flag("allow_controller_restart", "--allow-controller-restart"),
+        flag("ack_hazards", "--ack-hazards"), flag("allow_resurrect", "--allow-resurrect")])
+
+
 def render_result(action: Action, result: ActionResult, console: Console) -> None:
     console.print(f"{action.id} {action.action} {action.target}: {result.outcome} — "
                   f"{result.detail}")
@@ -69,7 +87,7 @@ def render_summary(counts: dict[str, int], before: dict[str, Any] | None,
                    interrupted: bool) -> None:
     console.print("")
     if interrupted:
-        console.print("Stopped by Ctrl-C between actions; the rest was not run.")
+        console.print("Stopped by Ctrl-C (or SIGTERM) between actions; the rest was not run.")
     console.print("Outcomes: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if before is None or after is None:
         return
