@@ -43,7 +43,7 @@ def test_help_names_only_options_the_command_takes(
     out = re.sub(r"-\n\s+", "-", out)  # click wraps help at 80 columns, also after a hyphen
     # an option after another command's name ("a later `scan --snapshot`") is that command's
     others = "|".join(c for c in COMMANDS if c != command)
-    mentioned = {m.group(2) for m in re.finditer(rf"(`?(?:{others})\s+)?(--[a-z][a-z-]*)", out)
+    mentioned = {m.group(2) for m in re.finditer(rf"(`?(?:{others})\s+)?(--[a-z][a-z0-9-]*)", out)
                  if not m.group(1)}
     assert mentioned, out
     assert mentioned <= _options(command) | {"--help"}, mentioned - _options(command)
