@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Write a large, internally consistent eipfsck snapshot directory (design.md format).
+"""Write a large, internally consistent eipfsck snapshot directory (docs/snapshot-format.md).
 
     python3 bench/gen_snapshot.py OUT_DIR [--pods 30000] [--subnets 400] [--eips 2000]
                                   [--seed 1] [--leaks N] [--v6-prefix 64]
 
 The cluster is synthetic but follows Kube-OVN v1.16.2: subnet status ranges are the allocator's
-view (owners' IPs minus excludeIps, interval arithmetic only), counts follow kube-ovn-model.md
+view (owners' IPs minus excludeIps, interval arithmetic only), counts follow docs/kube-ovn.md
 §2.3, and the NB tables mirror what the controller creates. --leaks N deletes N OvnEips (with
 their OvnFip and NAT row) after the allocator filed their IPs, so a scan must report exactly N
 `leaked-ip` findings. Same arguments, same bytes.

@@ -2,7 +2,7 @@
 """Generate the example snapshots under examples/ (run: python3 examples/generate.py).
 
 Why this script exists: an eipfsck snapshot pairs `kubectl get -o json` output with
-`ovn-nbctl --format=json list <Table>` output (docs: design.md, "Snapshot directory format").
+`ovn-nbctl --format=json list <Table>` output (docs/snapshot-format.md).
 Hand-written northbound JSON would only be our guess at what ovn-nbctl prints, so the NB half
 is produced by the real tools: the script starts a private ovsdb-server with the OVN NB
 schema, creates the rows with ovn-nbctl, and dumps each table with ovn-nbctl itself.
@@ -10,14 +10,14 @@ The Kubernetes half is written from the Python data below, in kubectl's List for
 
 Two snapshots are written:
 
-* leaky-cluster/   - the fixture of kube-ovn-model.md §10 (v1.16.2), the golden test: every
+* leaky-cluster/   - a hand-built v1.16.2 cluster, the golden test: every
                      object, field and subnet status string is taken from that section.
 * healthy-cluster/ - a consistent v1.15.4 cluster full of shapes that only look suspicious
                      (absent StatefulSet pod, stopped VM, finished Job, static IP inside
                      excludeIps, Vip taken over by a pod, IPAM-only attachment, default-VPC
                      gateway LRP). A correct auditor reports no warning or error on it.
                      Its Subnet statuses are derived here from the objects, with the rules of
-                     kube-ovn-model.md §2.2/§2.3, never typed in.
+                     docs/kube-ovn.md §2, never typed in.
 
 Needs Python 3.11 (stdlib only) and the Debian packages ovn-central/ovn-common/
 openvswitch-common (ovsdb-tool, ovsdb-server, ovn-nbctl). NB row UUIDs differ between runs.
@@ -1035,7 +1035,7 @@ def load_balancer(nb: Northbound, lr: str, name: str, protocol: str, vips: dict[
 
 
 # --------------------------------------------------------------------------------------------
-# The leaky cluster: kube-ovn-model.md §10, translated field by field. Comments give the
+# The leaky cluster, field by field. Comments give the
 # story; the expected findings are the table at the end of §10.
 # --------------------------------------------------------------------------------------------
 
@@ -1577,7 +1577,7 @@ def build_healthy(nb: Northbound) -> tuple[Cluster, str]:
     router(nb, "ovn-cluster")
 
     # Status counts below are derived at the end by derive_status(); each comment gives the
-    # derivation (v1.15 formula, kube-ovn-model.md §2.3 and correction 5).
+    # derivation (v1.15 formula, docs/kube-ovn.md §2).
     # ovn-default: IP CRs labelled `ovn-default: ""` = web-1, db-0, db-1, vm1, static-1, web-2
     # (6) - static-1 (10.16.0.105 inside the non-gateway entry 10.16.0.100..10.16.0.110) = 5;
     # vip-web is not counted (ip_reserved=web-2.ns1, not ""). using 5, available 254-12-5=237.
@@ -2156,7 +2156,8 @@ def owned_by(obj: dict[str, Any], kind: str) -> bool:
 
 
 def held_by_allocator(c: Cluster) -> dict[str, set[Address]]:
-    """What the leader's IPAM holds per subnet after InitIPAM (kube-ovn-model.md §3.2)."""
+    """What the leader's IPAM holds per subnet after InitIPAM (docs/kube-ovn.md §1,
+    pkg/controller/init.go InitIPAM)."""
     subnets = {s["metadata"]["name"]: s["spec"] for s in c.items("subnets.kubeovn.io")}
     by_provider = {
         spec["provider"]: name for name, spec in subnets.items() if spec["provider"] != "ovn"

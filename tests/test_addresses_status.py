@@ -1,4 +1,4 @@
-"""Addresses, CIDR universes and the Subnet spec/status text formats (kube-ovn-model.md §2)."""
+"""Addresses, CIDR universes and the Subnet spec/status text formats (docs/kube-ovn.md §2)."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def test_universe_sizes() -> None:
 
 
 def test_address_count_is_kube_ovns_two_to_the_host_bits_minus_two() -> None:
-    # kube-ovn-model.md §2.3: AddressCount = 2^bits − 2
+    # docs/kube-ovn.md §2: AddressCount = 2^bits − 2
     assert parse_cidr("10.0.0.0/24").address_count() == 254
     assert parse_cidr("10.0.0.0/16").address_count() == 65534
     assert parse_cidr("fd00::/64").address_count() == 2**64 - 2

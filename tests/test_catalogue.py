@@ -9,7 +9,7 @@ from eipfsck.checks.docs import render
 from eipfsck.checks.runner import PRODUCERS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "checks.md"
-DESIGN_IDS = {  # design.md's table of stable ids
+DESIGN_IDS = {  # the stable ids, as first published
     "leaked-ip", "phantom-v6-restore", "owner-ip-available", "double-claim", "orphan-ip-cr",
     "orphan-nb-lsp", "orphan-nb-lrp", "orphan-nb-nat", "orphan-nb-lb", "dangling-eip-ref",
     "nb-address-drift", "terminating-owner", "owner-ip-out-of-cidr", "owner-ip-excluded",

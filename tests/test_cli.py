@@ -1,5 +1,5 @@
 """The command line, run through its real entry point: the exit-code contract, selection
-options, the report file and the JSON report's structure (design.md "Report", "Exit codes").
+options, the report file and the JSON report's structure (README "Exit codes").
 """
 
 from __future__ import annotations

@@ -16,15 +16,14 @@ from eipfsck.cli import app
 REPO = Path(__file__).resolve().parent.parent
 NOT_OURS = re.compile(r"kube-ovn-model|(?<![-\w])design\.md|\.\./shared|prior-art\.md|"
                       r"real-world-shapes\.md")
-# Files whose citations this change fixed. docs/repair.md, docs/design-notes.md and the
-# modules under src/eipfsck/{repair,kubeovn,checks} are being fixed on other branches; when
-# they are merged, this list becomes every file of README, docs/, src/ and deploy/.
-FIXED = ["README.md", "CONTRIBUTING.md", "docs/kube-ovn.md", "docs/operator-guide.md",
-         "docs/checks.md", "src/eipfsck/cli.py", "src/eipfsck/doctor.py",
-         "src/eipfsck/exitcodes.py", *[str(p.relative_to(REPO)) for p in
-                                       (REPO / "src/eipfsck/report").glob("*.py")],
-         *[str(p.relative_to(REPO)) for p in (REPO / "src/eipfsck/collect").glob("*.py")],
-         *[str(p.relative_to(REPO)) for p in (REPO / "deploy").rglob("*.y*ml")]]
+# Everything the project ships or builds from: its docs, its source, its manifests, the
+# example generator and the benchmarks.
+FIXED = sorted(
+    str(p.relative_to(REPO))
+    for pattern in ("README.md", "CONTRIBUTING.md", "CHANGELOG.md", "Dockerfile", "docs/*.md",
+                    "src/eipfsck/**/*.py", "deploy/**/*.y*ml", "deploy/**/*.tpl",
+                    "examples/*.py", "bench/**/*.py", "bench/*.md", "scripts/*")
+    for p in REPO.glob(pattern) if p.is_file())
 
 
 @pytest.mark.parametrize("path", FIXED)

@@ -1,4 +1,4 @@
-"""The fixture of kube-ovn-model.md §10 (examples/leaky-cluster) and the healthy example.
+"""The leaky example (examples/leaky-cluster) and the healthy example.
 
 The expected table below is the §10 oracle written out finding by finding, negative
 controls included: a finding that appears, disappears or changes severity fails it.

@@ -112,7 +112,7 @@ def test_metrics_file_matches_the_report(capsys: pytest.CaptureFixture[str], tmp
 
 def test_leaky_example_leaks_per_subnet_and_family(capsys: pytest.CaptureFixture[str],
                                                    tmp_path: Path) -> None:
-    """The fixture's known leaks (kube-ovn-model.md §10) as an alert would read them."""
+    """The fixture's known leaks (examples/leaky-cluster) as an alert would read them."""
     code, _, m = metrics_of(capsys, tmp_path, LEAKY)
     assert code == 4
     leaked = {(dict(k)["subnet"], dict(k)["family"]): v

@@ -1,6 +1,6 @@
 """The repair planner: what becomes an action, and every rule that keeps something out.
 
-Each never-in-a-plan rule of issue 5 / design.md has a positive and a negative case here.
+Each never-in-a-plan rule of docs/repair.md has a positive and a negative case here.
 """
 
 from __future__ import annotations

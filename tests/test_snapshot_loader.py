@@ -1,6 +1,6 @@
 """The snapshot loader: directory and archive, unsafe archives, and every way input goes bad.
 
-Bad input must end as one clear message and the documented exit code (design.md "Exit
+Bad input must end as one clear message and the documented exit code (README "Exit
 codes"): 8 for input that cannot be read, 16 for a usage error. A bad object inside a
 readable file is skipped and reported (malformed-object), and the scan goes on.
 """

@@ -58,7 +58,7 @@ def crd_meta(rv: ResourceVersions, name: str, uid: str, created: str,
 
 
 def family_status(fam: Family | None, using_count: int, prefix: str) -> Obj:
-    """Ranges from the allocator's view, counts from objects (kube-ovn-model.md §2.2, §2.3)."""
+    """Ranges from the allocator's view, counts from objects (docs/kube-ovn.md §2)."""
     if fam is None:
         return {f"{prefix}availableIPrange": "", f"{prefix}availableIPs": 0,
                 f"{prefix}usingIPrange": "", f"{prefix}usingIPs": 0}

@@ -92,7 +92,8 @@ class Cidr:
         """Addresses the allocator may hand out: [network+1, broadcast-1].
 
         Kube-OVN applies the same rule to IPv6; /31 and /127 have two usable
-        addresses and /32 and /128 none (kube-ovn-model.md, correction 10).
+        addresses and /32 and /128 none (pkg/util/net.go FirstIP and LastIP, which
+        pkg/ipam/subnet.go NewSubnet uses for the range it hands out).
         """
         host_bits = self.bits - self.prefixlen
         if host_bits == 0:

@@ -454,7 +454,7 @@ def test_seed_refuses_what_the_servers_cannot_hold(fresh_env: Any, tmp_path: Pat
 # The project's CRDs
 
 
-# Kube-OVN's own declarations (charts/kube-ovn-v2/crds/kube-ovn-crd.yaml, kube-ovn-model.md §1.0):
+# Kube-OVN's own declarations (charts/kube-ovn-v2/crds/kube-ovn-crd.yaml):
 # kind, scope, subresources.
 KUBE_OVN = {
     "subnets": ("Subnet", "Cluster", {"status"}),
