@@ -13,13 +13,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from clirun import run as cli_run
-from live.conftest import LiveEnv
+from live.conftest import EnvFactory, LiveEnv
 from live.seed import Api, ApiError
 
 T = TypeVar("T")
@@ -330,3 +331,15 @@ def problems(report: dict[str, Any]) -> list[dict[str, Any]]:
 def brief(findings: Iterable[dict[str, Any]]) -> list[str]:
     return [f"{f['severity']} {f['check']} {f.get('subnet')} {f.get('ip')}: {f['message']}"
             for f in findings]
+
+
+@contextmanager
+def started(factory: EnvFactory, name: str, tmp_path: Path) -> Iterator[Cluster]:
+    """A fresh environment with the genuine controller, as a Cluster; always stopped."""
+    env = factory.start(name, kube_ovn=True)
+    c = Cluster(env, tmp_path)
+    try:
+        yield c
+    finally:
+        c.close()
+        factory.stop(env.state)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from live.conftest import EnvFactory
-from live.kubeovn_cluster import Cluster, brief, problems
+from live.kubeovn_cluster import Cluster, brief, problems, started
 
 pytestmark = pytest.mark.usefixtures("ovn_tools")
 
@@ -30,13 +30,8 @@ MAX_PODS = 60       # created in all
 
 @pytest.fixture
 def cluster(live_env_factory: EnvFactory, tmp_path: Path) -> Iterator[Cluster]:
-    env = live_env_factory.start("kube-ovn-churn", kube_ovn=True)
-    c = Cluster(env, tmp_path)
-    try:
+    with started(live_env_factory, "kube-ovn-churn", tmp_path) as c:
         yield c
-    finally:
-        c.close()
-        live_env_factory.stop(env.state)
 
 
 class Churn(threading.Thread):

@@ -15,20 +15,15 @@ from typing import Any
 
 import pytest
 from live.conftest import EnvFactory
-from live.kubeovn_cluster import KUBE_OVN, Cluster, Disagreements, brief, problems
+from live.kubeovn_cluster import KUBE_OVN, Cluster, Disagreements, brief, problems, started
 
 pytestmark = pytest.mark.usefixtures("ovn_tools")
 
 
 @pytest.fixture
 def cluster(live_env_factory: EnvFactory, tmp_path: Path) -> Iterator[Cluster]:
-    env = live_env_factory.start("kube-ovn-shapes", kube_ovn=True)
-    c = Cluster(env, tmp_path)
-    try:
+    with started(live_env_factory, "kube-ovn-shapes", tmp_path) as c:
         yield c
-    finally:
-        c.close()
-        live_env_factory.stop(env.state)
 
 
 def leaks(report: dict[str, Any]) -> list[tuple[str, str]]:
