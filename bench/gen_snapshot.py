@@ -2,7 +2,7 @@
 """Write a large, internally consistent eipfsck snapshot directory (docs/snapshot-format.md).
 
     python3 bench/gen_snapshot.py OUT_DIR [--pods 30000] [--subnets 400] [--eips 2000]
-                                  [--seed 1] [--leaks N] [--v6-prefix 64]
+                                  [--seed 1] [--leaks N] [--v6-prefix 64] [--compact]
 
 The cluster is synthetic but follows Kube-OVN v1.16.2: subnet status ranges are the allocator's
 view (owners' IPs minus excludeIps, interval arithmetic only), counts follow docs/kube-ovn.md
@@ -30,13 +30,24 @@ from snapgen.plan import Cluster, Options, plan_cluster
 ITEM_INDENT = " " * 8  # items sit two levels deep in a List printed with indent=4
 
 
-def write_k8s_list(path: Path, items: Iterable[dict[str, Any]]) -> int:
+def write_k8s_list(path: Path, items: Iterable[dict[str, Any]], compact: bool = False) -> int:
     """Write a List exactly as `kubectl get -o json` prints it, one item at a time.
 
     kubectl prints sorted keys with a 4-space indent; the result equals json.dumps of the whole
-    List with indent=4 and sort_keys=True, without holding every item in memory.
+    List with indent=4 and sort_keys=True, without holding every item in memory. `compact`
+    writes the API server's own form instead (what `curl` of a list or a tool writing
+    json.dumps without indent produces): the same document without any whitespace.
     """
     count = 0
+    if compact:
+        with path.open("w", encoding="utf-8") as f:
+            f.write('{"apiVersion":"v1","items":[')
+            for item in items:
+                f.write(("" if count == 0 else ",")
+                        + json.dumps(item, sort_keys=True, separators=(",", ":")))
+                count += 1
+            f.write('],"kind":"List","metadata":{"resourceVersion":""}}\n')
+        return count
     with path.open("w", encoding="utf-8") as f:
         f.write('{\n    "apiVersion": "v1",\n    "items": [')
         for item in items:
@@ -82,13 +93,13 @@ def write_meta(out: Path, c: Cluster) -> None:
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-def write_snapshot(c: Cluster, out: Path) -> dict[str, int]:
+def write_snapshot(c: Cluster, out: Path, compact: bool = False) -> dict[str, int]:
     (out / "k8s").mkdir(parents=True, exist_ok=True)
     (out / "nb").mkdir(exist_ok=True)
     write_meta(out, c)
     counts = {}
     for name, items in k8s_files(c).items():
-        counts[f"k8s/{name}"] = write_k8s_list(out / "k8s" / f"{name}.json", items)
+        counts[f"k8s/{name}"] = write_k8s_list(out / "k8s" / f"{name}.json", items, compact)
     tables = build_nb(c)
     for table in TABLES:
         with (out / "nb" / f"{table}.json").open("w", encoding="utf-8") as f:
@@ -124,6 +135,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="OvnEips to delete after allocation, leaving N leaked IPs")
     ap.add_argument("--v6-prefix", type=int, default=64, choices=(64, 120),
                     help="prefix length of the IPv6 subnets (default 64)")
+    ap.add_argument("--compact", action="store_true",
+                    help="write Kubernetes lists without whitespace (default: kubectl's indent)")
     ap.add_argument("--force", action="store_true", help="write into a non-empty directory")
     ap.add_argument("-q", "--quiet", action="store_true")
     return ap.parse_args(argv)
@@ -139,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = Options(pods=args.pods, subnets=args.subnets, eips=args.eips, seed=args.seed,
                    leaks=args.leaks, v6_prefix=args.v6_prefix)
     cluster = plan_cluster(opts)
-    counts = write_snapshot(cluster, out)
+    counts = write_snapshot(cluster, out, args.compact)
     elapsed = time.perf_counter() - start
     if not args.quiet:
         for name, n in counts.items():

@@ -257,7 +257,9 @@ def test_nb_cell_of_the_wrong_shape_is_one_error_line(case: str, tmp_path: Path)
 
 @pytest.mark.parametrize(("raw", "says"), [
     (b'{"items": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}", "nested too deeply"),
-    (b'{"items": [], "n": 1' + b"0" * 5000 + b"}", "integer of 5001 digits"),
+    # In a field the model keeps (a Vpc's spec): never converted, refused.
+    (b'{"items": [{"metadata": {"name": "v"}, "spec": {"n": 1' + b"0" * 5000 + b'}}]}',
+     "integer of 5001 digits"),
 ])
 def test_json_beyond_what_python_reads_is_one_error_line(raw: bytes, says: str,
                                                          tmp_path: Path) -> None:
@@ -265,6 +267,19 @@ def test_json_beyond_what_python_reads_is_one_error_line(raw: bytes, says: str,
     code, out, err = run_scan(root)
     assert assert_outcome(code, out, err) is None
     assert code == exitcodes.INCONCLUSIVE and says in err and "vpcs.kubeovn.io.json" in err
+
+
+def test_a_long_number_in_a_field_never_read_is_skipped_unconverted(tmp_path: Path) -> None:
+    # The typed decoder skips what the model never reads without converting it, so a
+    # 5000-digit number there costs nothing (the reason Python refuses such numbers) and is
+    # not a reason to refuse the file; the same number where the model reads is (above).
+    raw = (b'{"kind": "VpcList", "n": 1' + b"0" * 5000 + b', "items": [{"metadata": '
+           b'{"name": "v", "x": 1' + b"0" * 5000 + b'}}]}')
+    root = write_docs(load_example(), tmp_path / "s", {"k8s/vpcs.kubeovn.io.json": raw})
+    code, out, err = run_scan(root)
+    report = assert_outcome(code, out, err)
+    assert report is not None and not code & exitcodes.INCONCLUSIVE, err
+    assert report["summary"]["exit_code"] == code
 
 
 # -- archives -------------------------------------------------------------------------
