@@ -24,6 +24,7 @@ import msgspec
 
 from eipfsck.shapes import MAX_DEPTH, MAX_SECONDS, SHAPES, _bad, _values, bad_time, nesting_depth
 
+
 class _Meta(TypedDict, total=False):
     # Exactly the metadata keys slim_object keeps; anything else is skipped unread.
     name: str
@@ -349,8 +350,8 @@ def decode_nb(table: str, data: bytes, keep: frozenset[str] | None,
         fields = [(h, _Cell if keep is None or h in keep else msgspec.Raw) for h in headings]
         row_type = msgspec.defstruct("Row", [*fields, (_MORE, Any, msgspec.UNSET)],
                                      array_like=True, gc=False)
-        doc_type = TypedDict("Rows", {"data": list[row_type]})  # type: ignore[operator, valid-type]
-        rows = msgspec.json.Decoder(doc_type).decode(data)["data"]
+        doc_type = msgspec.defstruct("Rows", [("data", list[row_type])])  # type: ignore[valid-type]
+        rows = msgspec.json.Decoder(doc_type).decode(data).data
     except (*_FAILURES, KeyError):
         return None
     kept = [h for h in headings if keep is None or h in keep]
