@@ -773,15 +773,21 @@ def _load_list(files: _Files, rel: str, resource: str
     # exactly what is wrong with a document the typed decoder would not vouch for.
     doc = _parse_json(files, rel, data)
     del data
+    return slim_list(resource, doc, files.display(rel))
+
+
+def slim_list(resource: str, doc: Any, source: str
+              ) -> tuple[list[dict[str, Any]], str | None, list[InputProblem]]:
+    """A parsed List's slim items, its resourceVersion and the objects it had to skip."""
     if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
         raise InputError(
-            f"{files.display(rel)}: not a Kubernetes List (expected an object with an "
+            f"{source}: not a Kubernetes List (expected an object with an "
             '"items" array)',
             hint=f"capture it with: kubectl get {resource} -A -o json",
         )
     kind = doc.get("kind")
     if kind is not None and (not isinstance(kind, str) or not kind.endswith("List")):
-        raise InputError(f"{files.display(rel)}: kind is {kind!r}, expected a List")
+        raise InputError(f"{source}: kind is {kind!r}, expected a List")
     rv = None
     if isinstance(doc.get("metadata"), dict):
         rv = doc["metadata"].get("resourceVersion") or None
@@ -790,8 +796,7 @@ def _load_list(files: _Files, rel: str, resource: str
     for i, obj in enumerate(doc["items"]):
         slim, fld, msg = slim_object(resource, obj)
         if slim is None:
-            bad.append(InputProblem(files.display(rel), object_label(resource, obj, i),
-                                    fld or "", msg or ""))
+            bad.append(InputProblem(source, object_label(resource, obj, i), fld or "", msg or ""))
         else:
             items.append(slim)
     return items, rv, bad
