@@ -768,7 +768,7 @@ def _load_list(files: _Files, rel: str, resource: str
     data = files.read(rel)
     fast = decode_list(resource, data, resource in NAMESPACED)
     if fast is not None:
-        return *fast, []
+        return fast.items, fast.resource_version, []
     # The reference path: every object parsed, then slimmed and checked in Python; it says
     # exactly what is wrong with a document the typed decoder would not vouch for.
     doc = _parse_json(files, rel, data)

@@ -18,7 +18,7 @@ So the fast path may be stricter than the reference path, never looser.
 from __future__ import annotations
 
 import codecs
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NamedTuple, TypedDict
 
 import msgspec
 
@@ -116,8 +116,14 @@ class _Object(TypedDict, total=False):
     status: dict[str, Any]
 
 
-class _ListMeta(TypedDict, total=False):
-    resourceVersion: str
+# "continue" is a keyword: the functional form. A live page's token for the next page.
+_ListMeta = TypedDict("_ListMeta", {"resourceVersion": str, "continue": str}, total=False)
+
+
+class Decoded(NamedTuple):
+    items: list[dict[str, Any]]
+    resource_version: str | None
+    continue_token: str | None
 
 
 def _list_type(item: type) -> type:
@@ -149,8 +155,7 @@ _FAILURES = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, Value
              TypeError, MemoryError)
 
 
-def decode_list(resource: str, data: bytes, namespaced: bool
-                ) -> tuple[list[dict[str, Any]], str | None] | None:
+def decode_list(resource: str, data: bytes, namespaced: bool) -> Decoded | None:
     """(slim items, list resourceVersion) exactly as the reference path gives them for a
     document it reads without a single problem, or None: then run the reference path."""
     if not utf8(data):
@@ -174,8 +179,8 @@ def decode_list(resource: str, data: bytes, namespaced: bool
             return None
         if not shape(obj, rules):
             return None
-    rv = doc.get("metadata", {}).get("resourceVersion") or None
-    return items, rv
+    meta = doc.get("metadata", {})
+    return Decoded(items, meta.get("resourceVersion") or None, meta.get("continue") or None)
 
 
 def utf8(data: bytes, chunk: int = 1 << 20) -> bool:

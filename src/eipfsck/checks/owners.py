@@ -79,12 +79,14 @@ def orphan_ip_crs(model: Model) -> Iterator[Finding]:
 
 
 def _per_subnet_address(model: Model) -> Iterator[tuple[str, Address, list[Claim]]]:
-    grouped: dict[tuple[str, Address], list[Claim]] = defaultdict(list)
+    # Keyed by plain tuples: hashing and sorting stay in C (an Address compares in Python).
+    grouped: dict[tuple[str, str, int], list[Claim]] = defaultdict(list)
     for c in model.inventory.claims:
         if c.role in _CLAIMING_ROLES and c.subnet:
-            grouped[(c.subnet, c.address)].append(c)
-    for (subnet, addr), claims in sorted(grouped.items()):
-        yield subnet, addr, claims
+            grouped[(c.subnet, c.address.family, c.address.value)].append(c)
+    for key in sorted(grouped):
+        claims = grouped[key]
+        yield key[0], claims[0].address, claims
 
 
 def out_of_cidr(model: Model) -> Iterator[Finding]:

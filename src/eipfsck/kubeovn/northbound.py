@@ -71,6 +71,13 @@ def lsp_addresses(row: dict[str, Any]) -> tuple[Address, ...]:
     return tuple(out)
 
 
+def _lsp_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """The columns a finding about a port shows; built only for a port reported (a scan
+    looks at every port, and reports few)."""
+    return {"type": str(row.get("type", "")), "addresses": as_list(row.get("addresses")),
+            "external_ids": as_map(row.get("external_ids"))}
+
+
 def lrp_addresses(row: dict[str, Any]) -> tuple[Address, ...]:
     out = []
     for net in as_list(row.get("networks")):
@@ -194,15 +201,13 @@ class _Mapper:
         self.index(ref, ls, addrs)
         if not (ext.get("vendor") == "kube-ovn" or ls in self.subnets):
             return
-        cols = {"type": typ, "addresses": as_list(row.get("addresses")), "external_ids": ext}
         inv = self.inv
         if typ == "router":
             lrp = str(as_map(row.get("options")).get("router-port", ""))
             if lrp and lrp not in self.lrp_names:
-                cols["options:router-port"] = lrp
                 self.report("orphan-nb-lrp", ref, ls, addrs,
                             f"router-type port whose router-port {lrp} does not exist",
-                            columns=cols)
+                            columns={**_lsp_columns(row), "options:router-port": lrp})
             return
         if typ == "virtual":
             if name in inv.vips:
@@ -214,7 +219,7 @@ class _Mapper:
             if sub is not None and name.startswith(prefix):
                 return  # subnet.spec.vips port; not an IPAM allocation
             self.report("orphan-nb-lsp", ref, ls, addrs, f"virtual port, but no Vip {name} "
-                        "exists", columns=cols)
+                        "exists", columns=_lsp_columns(row))
             return
         if typ not in ("", None):
             return  # localnet, l2gateway, …: plumbing, not an IP owner
@@ -224,7 +229,7 @@ class _Mapper:
             return
         pod_key = ext.get("pod")
         if isinstance(pod_key, str) and "/" in pod_key:
-            self.pod_port(ref, row, ls, addrs, pod_key, cols)
+            self.pod_port(ref, row, ls, addrs, pod_key)
             return
         if ext.get("vendor") != "kube-ovn":
             return
@@ -244,15 +249,15 @@ class _Mapper:
                 self.drift(ref, ls, addrs, info.ref, info.addresses, "node port")
                 return
             self.report("orphan-nb-lsp", ref, ls, addrs, f"node port, but Node {node} does not "
-                        f"exist (nor an OvnEip named {name})", columns=cols)
+                        f"exist (nor an OvnEip named {name})", columns=_lsp_columns(row))
             return
         if not self.snap.has("ovn-eips.kubeovn.io") or not self.snap.has("nodes"):
             return
         self.report("orphan-nb-lsp", ref, ls, addrs, f"bare port (no pod key) with no OvnEip "
-                    f"or Node named {name}", columns=cols)
+                    f"or Node named {name}", columns=_lsp_columns(row))
 
     def pod_port(self, ref: Ref, row: dict[str, Any], ls: str, addrs: tuple[Address, ...],
-                 pod_key: str, cols: dict[str, Any]) -> None:
+                 pod_key: str) -> None:
         inv = self.inv
         name = ref.name
         ns, pname = pod_key.split("/", 1)
@@ -278,7 +283,7 @@ class _Mapper:
         why = f"Pod {pod_key} not found"
         if ip_cr is not None:
             why += f"; IP {name} remains but its owner is gone ({ip_cr.owner_detail})"
-        self.report("orphan-nb-lsp", ref, ls, addrs, why, columns=cols)
+        self.report("orphan-nb-lsp", ref, ls, addrs, why, columns=_lsp_columns(row))
 
     # -- Logical_Router_Port --------------------------------------------------
 
