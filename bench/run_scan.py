@@ -2,6 +2,7 @@
 """Measure `eipfsck scan` on a snapshot against the floor of merely parsing it.
 
     python3 bench/run_scan.py [--snapshot DIR] [--repeat 3] [--scale] [--subnet-size-check]
+                              [--layout indented|compact|slim]
 
 Measurements per snapshot, each repeated:
   floor  a fresh Python process that json.loads every file of the snapshot (and keeps the
@@ -10,7 +11,11 @@ Measurements per snapshot, each repeated:
   scan   `eipfsck scan --snapshot DIR -o json`, stdout to a temporary file.
 Each run happens inside its own small wrapper process, because getrusage(RUSAGE_CHILDREN)
 reports the maximum over every child a process ever waited for: one wrapper per run gives one
-run's peak RSS. Without --snapshot, a snapshot is generated with gen_snapshot.py defaults.
+run's peak RSS. Without --snapshot, a snapshot is generated with gen_snapshot.py defaults, in
+one of three layouts: `indented` (kubectl get -o json), `compact` (the API server's own
+bytes, as curl or a client writes them) or `slim` (written by eipfsck's snapshot writer:
+only the fields the model reads, compact; nearly every byte is read, so the parser cannot skip
+anything).
 The output is Markdown, ready for docs/performance.md.
 """
 
@@ -148,17 +153,33 @@ def bench_snapshot(label: str, snapshot: Path, eipfsck: str, repeat: int) -> Res
     return result
 
 
-def generate(out_dir: Path, gen_args: list[str]) -> None:
-    print(f"generating {out_dir} {' '.join(gen_args)}", file=sys.stderr)
-    subprocess.run([sys.executable, str(GENERATOR), str(out_dir), "-q", *gen_args], check=True)
+# Rewrites a snapshot as eipfsck's writer does (slimmed objects, compact JSON).
+SLIM = r"""
+import sys
+from eipfsck.snapshot import load_snapshot
+from eipfsck.snapshot_writer import write_snapshot
+write_snapshot(load_snapshot(sys.argv[1]), sys.argv[2])
+"""
+
+
+def generate(out_dir: Path, gen_args: list[str], layout: str = "indented") -> None:
+    print(f"generating {out_dir} ({layout}) {' '.join(gen_args)}", file=sys.stderr)
+    extra = [] if layout == "indented" else ["--compact"]
+    raw = out_dir.with_name(out_dir.name + "-raw") if layout == "slim" else out_dir
+    subprocess.run([sys.executable, str(GENERATOR), str(raw), "-q", *gen_args, *extra],
+                   check=True)
+    if layout == "slim":
+        subprocess.run([sys.executable, "-c", SLIM, str(raw), str(out_dir)], check=True)
+        shutil.rmtree(raw)
 
 
 @contextmanager
-def generated(workdir: Path | None, gen_args: list[str], keep: bool) -> Iterator[Path]:
+def generated(workdir: Path | None, gen_args: list[str], keep: bool,
+              layout: str = "indented") -> Iterator[Path]:
     """A generated snapshot in a temporary directory, removed afterwards unless --keep."""
     parent = Path(tempfile.mkdtemp(prefix="eipfsck-snap-", dir=workdir))
     try:
-        generate(parent / "snapshot", gen_args)
+        generate(parent / "snapshot", gen_args, layout)
         yield parent / "snapshot"
     finally:
         if keep:
@@ -229,13 +250,14 @@ def main_table(r: Result) -> str:
 def scale_table(rows: list[tuple[str, Result]]) -> str:
     lines = [
         "| scale | objects | size on disk (MiB) | floor best (s) | scan best (s) "
-        "| scan µs / object | scan / floor | scan peak RSS (MiB) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| scan µs / object | scan / floor | scan peak RSS (MiB) | RSS / size |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in rows:
         lines.append(f"| {name} | {r.objects:,} | {mib(r.size_bytes)} | {r.floor.best:.2f} | "
                      f"{r.scan.best:.2f} | {r.scan.best / r.objects * 1e6:.0f} | "
-                     f"{r.scan.best / r.floor.best:.2f}× | {r.scan.peak_mb:,.0f} |")
+                     f"{r.scan.best / r.floor.best:.2f}× | {r.scan.peak_mb:,.0f} | "
+                     f"{r.scan.peak_mb * 2**20 / r.size_bytes:.2f}× |")
     return "\n".join(lines)
 
 
@@ -274,10 +296,10 @@ class Bench:
     def generated(self, gen: list[str]) -> Result:
         key = tuple(gen)
         if key not in self.cache:
-            with generated(self.args.workdir, gen, self.args.keep) as snap:
+            with generated(self.args.workdir, gen, self.args.keep, self.args.layout) as snap:
                 self.cache[key] = bench_snapshot(
-                    f"generated with `gen_snapshot.py {' '.join(gen)}`", snap, self.eipfsck,
-                    self.args.repeat)
+                    f"{self.args.layout}, generated with `gen_snapshot.py {' '.join(gen)}`",
+                    snap, self.eipfsck, self.args.repeat)
         return self.cache[key]
 
     def main(self) -> str:
@@ -288,7 +310,7 @@ class Bench:
 
     def scale(self) -> str:
         rows = []
-        for name, fraction in (("1/4", 0.25), ("1/2", 0.5), ("1", 1.0)):
+        for name, fraction in (("1/8", 0.125), ("1/4", 0.25), ("1/2", 0.5), ("1", 1.0)):
             gen = gen_args_for(self.args, fraction)
             rows.append((f"{name} (`{' '.join(gen[:6])}`)", self.generated(gen)))
         return scale_table(rows)
@@ -313,6 +335,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     gen.add_argument("--eips", type=int, default=2_000)
     gen.add_argument("--seed", type=int, default=1)
     gen.add_argument("--leaks", type=int, default=0)
+    gen.add_argument("--layout", choices=("indented", "compact", "slim"), default="indented",
+                     help="how the generated snapshot is written (default indented)")
     gen.add_argument("--workdir", type=Path, help="where to generate (default: system temp)")
     gen.add_argument("--keep", action="store_true", help="keep generated snapshots")
     args = ap.parse_args(argv)

@@ -160,3 +160,18 @@ def test_an_nb_row_longer_than_its_headings_is_left_to_the_reference_path() -> N
     doc["data"][0].append("extra")
     assert decode_nb("NB_Global", json.dumps(doc).encode(), NB_COLUMNS["NB_Global"],
                      check_column) is None
+
+
+@pytest.mark.parametrize("depth", [1, 2, 62, 63, 64, 65, 200])
+def test_nesting_at_the_limit_is_decided_as_the_reference_decides(depth: int) -> None:
+    # An object may nest 64 levels (shapes.MAX_DEPTH): itself, then its spec's levels.
+    nested: Any = []
+    for _ in range(depth - 1):
+        nested = [nested]
+    ip = {"metadata": {"name": "ip1"}, "spec": {"subnet": "s", "deep": nested}}
+    data = json.dumps({"kind": "IPList", "items": [ip]}).encode()
+    reference_reads = reference_list("ips.kubeovn.io", data) is not None
+    assert reference_reads == (depth <= 62)  # the spec map adds one level, the object one
+    assert (decode_list("ips.kubeovn.io", data, False) is not None) == reference_reads
+    if reference_reads:
+        assert assert_agree_list("ips.kubeovn.io", data)

@@ -22,7 +22,7 @@ from typing import Annotated, Any, NamedTuple, TypedDict
 
 import msgspec
 
-from eipfsck.shapes import MAX_DEPTH, MAX_SECONDS, SHAPES, _bad, _values, bad_time, nesting_depth
+from eipfsck.shapes import MAX_DEPTH, MAX_SECONDS, SHAPES, _bad, bad_time
 
 
 class _Meta(TypedDict, total=False):
@@ -143,6 +143,11 @@ _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {}
 _TYPED_BY_SCHEMA = frozenset(_ITEM_TYPES)
 
 
+# The resource-specific rules, split once.
+_RULES = {resource: [(path.split("."), shape) for path, shape in rules.items()]
+          for resource, rules in SHAPES.items()}
+
+
 def _decoder(resource: str) -> msgspec.json.Decoder[Any]:
     dec = _DECODERS.get(resource)
     if dec is None:
@@ -169,7 +174,7 @@ def decode_list(resource: str, data: bytes, namespaced: bool) -> Decoded | None:
     if items is None or (kind is not None and not kind.endswith("List")):
         return None
     shape = _SHAPERS.get(resource, _shape_object)
-    rules = None if resource in _TYPED_BY_SCHEMA else SHAPES.get(resource)
+    rules = None if resource in _TYPED_BY_SCHEMA else _RULES.get(resource)
     times = _TimeCheck()
     for obj in items:
         meta = obj.get("metadata")
@@ -271,20 +276,49 @@ def _shape_configmap(obj: dict[str, Any], rules: Any) -> bool:
     return True
 
 
-def _shape_object(obj: dict[str, Any], rules: dict[str, str] | None) -> bool:
+def _shape_object(obj: dict[str, Any], rules: list[tuple[list[str], str]] | None) -> bool:
     for key in ("spec", "status"):
         value = obj.get(key)
         if value is None:
             obj[key] = {}
         # The whole object may nest MAX_DEPTH levels: itself, then its spec's levels.
-        elif value and nesting_depth(value, MAX_DEPTH) >= MAX_DEPTH:
+        elif value and not _within(value, MAX_DEPTH - 1):
             return False
     if rules:
-        for path, shape in rules.items():
-            for _, value in _values(obj, path.split("."), ""):
+        for parts, shape in rules:
+            for value in _present(obj, parts):
                 if _bad(value, shape) is not None:
                     return False
     return True
+
+
+def _within(value: Any, levels: int) -> bool:
+    """Whether lists and maps nest at most `levels` deep in `value` (itself one of them);
+    shapes.nesting_depth's rule, answered without building anything."""
+    if levels <= 0:
+        return False
+    for child in (value.values() if type(value) is dict else value):
+        kind = type(child)
+        if (kind is dict or kind is list) and not _within(child, levels - 1):
+            return False
+    return True
+
+
+def _present(obj: Any, parts: list[str]) -> list[Any]:
+    """shapes._values without the printed paths: every present value at `parts`."""
+    if not parts:
+        return [obj]
+    head = parts[0]
+    each = head.endswith("[]")
+    key = head.removesuffix("[]")
+    if type(obj) is not dict or obj.get(key) is None:
+        return []
+    value = obj[key]
+    if not each:
+        return _present(value, parts[1:])
+    if type(value) is not list:
+        return []
+    return [v for element in value for v in _present(element, parts[1:])]
 
 
 _SHAPERS = {"pods": _shape_pod, "nodes": _shape_node, "deployments.apps": _shape_deployment,
