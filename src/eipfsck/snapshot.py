@@ -443,6 +443,15 @@ class _Files:
             return rel in self._tar
         return (self.root / rel).is_file()
 
+    def size(self, rel: str) -> int:
+        """Bytes of a file (0 when absent or unreadable: reading it says why)."""
+        if self._tar is not None:
+            return len(self._tar.get(rel, b""))
+        try:
+            return (self.root / rel).stat().st_size
+        except OSError:
+            return 0
+
     def has_dir(self, rel: str) -> bool:
         if self._tar is not None:
             return rel in self._tar_dirs
@@ -668,17 +677,23 @@ def load_snapshot(path: str | os.PathLike[str], now: datetime | None = None) -> 
         sources.append(SourceStatus("meta.json", "meta", "partial",
                                     detail=f"{len(problems)} field(s) ignored"))
     recorded = _recorded_sources(meta)
+    # The largest file is read first, while little else is held: its bytes and its objects
+    # are then the peak, rather than adding to everything read before it. Results are
+    # listed in the format's order whatever the reading order.
+    loaded = {resource: _load_list(files, f"k8s/{resource}.json", resource)
+              for resource in sorted(K8S_RESOURCES, key=lambda r: -files.size(f"k8s/{r}.json"))
+              if files.exists(f"k8s/{resource}.json")}
     for resource in K8S_RESOURCES:
         rel = f"k8s/{resource}.json"
         was = recorded.get(resource, {})
-        if not files.exists(rel):
+        if resource not in loaded:
             # eipfsck snapshot records why a kind has no file (absent, failed); a hand-made
             # snapshot simply did not capture it.
             state = was.get("state") if was.get("state") in ("absent", "failed") else "absent"
             sources.append(SourceStatus(resource, "k8s", state,
                                         detail=was.get("detail") or "file not in snapshot"))
             continue
-        items, rv, bad = _load_list(files, rel, resource)
+        items, rv, bad = loaded.pop(resource)
         k8s[resource] = items
         problems.extend(bad)
         state = "partial" if bad else "complete"
