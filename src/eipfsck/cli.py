@@ -41,9 +41,20 @@ if TYPE_CHECKING:
     from eipfsck.repair.plan import Action, Plan
 
 
+class _Commands(FastGroup):
+    """Ctrl-C (SIGINT) inside a command ends as main() reports an interrupt: one line and
+    exit 32, as documented. Left alone, Typer turns it into exit 130 before main sees it."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise typer.Abort() from None
+
+
 app = typer.Typer(
     name="eipfsck",
-    cls=FastGroup,
+    cls=_Commands,
     help="Audit and repair Kube-OVN IP address management: leaked EIPs, orphan OVN "
          "rows, stale subnet status.",
     add_completion=True,
