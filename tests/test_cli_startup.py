@@ -122,4 +122,15 @@ def test_a_scan_still_imports_what_it_needs() -> None:
     assert rc == exitcodes.CLEAN, err
     assert out.startswith("schema: eipfsck/report/v")
     assert {"yaml", "eipfsck.pipeline", "eipfsck.report.yamlfmt"} <= modules
-    assert "prometheus_client" not in modules  # no --metrics-file, no --pushgateway
+    # A snapshot is read without the cluster's clients, and without the metrics exporter
+    # when no --metrics-file or --pushgateway asks for it.
+    assert not heavy(modules) - {m for m in modules if m == "yaml" or m.startswith("yaml.")
+                                 or m.startswith("importlib.metadata")}, sorted(heavy(modules))
+
+
+def test_a_live_command_still_imports_the_kubernetes_client() -> None:
+    """The control for the live side: the clients are imported when the command runs."""
+    rc, out, err, modules = imported("eipfsck", "doctor", "--kubeconfig", "/nonexistent/config")
+    assert rc == exitcodes.USAGE, err
+    assert out.startswith("fail kubeconfig: --kubeconfig /nonexistent/config: no such file")
+    assert {"kubernetes", "ovs", "eipfsck.collect.kube", "eipfsck.doctor"} <= modules
