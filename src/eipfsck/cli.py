@@ -10,7 +10,6 @@ rich (tests/test_cli_startup.py holds every fast path to that; bench/startup.py 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -656,6 +655,8 @@ def checks_cmd(
     from eipfsck.checks.catalogue import CATALOGUE
 
     if output is Output.json:
+        import json  # ~5 ms: only for -o json
+
         text = json.dumps([
             {"id": c.id, "class": c.cls, "severity": c.severity, "title": c.title,
              "severity_when": [{"severity": sev, "when": cond} for sev, cond in c.severity_when],
