@@ -111,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     for label, _, _ in rows:
         times, code = results[label]
         print(f"| {label} | {code} | {ms(min(times))} | {ms(statistics.median(times))} |")
-    if not kubectl:
+    if kubectl:
+        said = subprocess.run([kubectl, "version", "--client"], capture_output=True, text=True,
+                              check=False).stdout.splitlines()
+        print(f"\nkubectl: {kubectl}, {said[0] if said else 'version unknown'}.")
+    else:
         print("\nNo kubectl on PATH: no kubectl baseline in this run.")
     return 0
 
