@@ -2,11 +2,14 @@
 
 Every error an operator can cause ends here as one line on stderr and the
 documented exit code, never as a traceback.
+
+A command imports what it needs when it runs: --version, --help, `checks`, `explain` and a
+usage error answer without loading the Kubernetes client, the OVS IDL, YAML, Prometheus or
+rich (tests/test_cli_startup.py holds every fast path to that; bench/startup.py times them).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -16,37 +19,41 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from eipfsck import __version__, exitcodes
-from eipfsck.checks.catalogue import BY_ID, CATALOGUE, resolve_ids
-from eipfsck.collect.kube import KubeTarget, duration_seconds, parse_duration
-from eipfsck.collect.live import LiveOptions, NbMode, collect_live
-from eipfsck.collect.ovnnb import NbTarget
-from eipfsck.collect.progress import Progress, RichProgress
-from eipfsck.doctor import exit_code as doctor_exit_code
-from eipfsck.doctor import run_doctor
+from eipfsck import exitcodes
+from eipfsck.cliparams import FastCommand, FastGroup
 from eipfsck.errors import EipfsckError, UsageError
-from eipfsck.pipeline import ScanOptions, scan
-from eipfsck.repair.journal import default_journal_path
-from eipfsck.repair.kubeapply import Waits
-from eipfsck.repair.options import RepairRequest, check_request
-from eipfsck.repair.outcome import ActionResult
-from eipfsck.repair.plan import Action, Plan, RepairPolicy
-from eipfsck.repair.planfile import plan_to_json
-from eipfsck.repair.render import render_plan, render_result, render_summary
-from eipfsck.repair.run import RepairOptions
-from eipfsck.repair.run import repair as run_repair
-from eipfsck.report import jsonfmt, junit, metrics, sarif, table, yamlfmt
-from eipfsck.report.console import Stdout, plain_stdout, reader_gone
 from eipfsck.report.escape import visible
-from eipfsck.snapshot_writer import target_path, write_snapshot
+from eipfsck.report.stdio import plain_stdout, reader_gone, rich_stderr, stderr_line
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from eipfsck.collect.live import LiveOptions, NbMode
+    from eipfsck.collect.ovnnb import NbTarget
+    from eipfsck.collect.progress import Progress
+    from eipfsck.repair.outcome import ActionResult
+    from eipfsck.repair.plan import Action, Plan
+
+
+class _Commands(FastGroup):
+    """Ctrl-C (SIGINT) inside a command ends as main() reports an interrupt: one line and
+    exit 32, as documented. Left alone, Typer turns it into exit 130 before main sees it."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise typer.Abort() from None
+
 
 app = typer.Typer(
     name="eipfsck",
+    cls=_Commands,
     help="Audit and repair Kube-OVN IP address management: leaked EIPs, orphan OVN "
          "rows, stale subnet status.",
     add_completion=True,
@@ -71,9 +78,10 @@ class ScanOutput(StrEnum):
 
 
 # Every machine format renders the report dict, never the model: a snapshot scan and a
-# live scan print alike.
-WRITERS = {ScanOutput.json: jsonfmt.write, ScanOutput.yaml: yamlfmt.write,
-           ScanOutput.sarif: sarif.write, ScanOutput.junit: junit.write}
+# live scan print alike. Each is the module in eipfsck.report with a write(); imported when
+# chosen (yaml, for one, only for -o yaml).
+WRITERS = {ScanOutput.json: "jsonfmt", ScanOutput.yaml: "yamlfmt",
+           ScanOutput.sarif: "sarif", ScanOutput.junit: "junit"}
 
 
 class FailOn(StrEnum):
@@ -89,6 +97,8 @@ MAX_STUCK_AFTER = 10 * 366 * 24 * 60
 
 def _version(value: bool) -> None:
     if value:
+        from eipfsck import __version__
+
         typer.echo(f"eipfsck {__version__}")
         raise typer.Exit(0)
 
@@ -141,6 +151,9 @@ def _live_options(kubeconfig: str | None, context: str | None, request_timeout: 
                   page_size: int, namespace: str, ovn_nb: str | None, key: str | None,
                   cert: str | None, ca: str | None, no_nb: bool, controller_log: bool = False,
                   since: str = "24h") -> LiveOptions:
+    from eipfsck.collect.kube import KubeTarget, parse_duration
+    from eipfsck.collect.live import LiveOptions
+
     timeout = parse_duration(request_timeout)
     kube = KubeTarget(kubeconfig=kubeconfig, context=context, request_timeout=timeout,
                       page_size=page_size, kube_ovn_namespace=namespace)
@@ -170,6 +183,8 @@ def _nb_choice(ovn_nb: str | None, key: str | None, cert: str | None, ca: str | 
                                          ("--ovn-nb-ca-cert", ca)) if not v]
         if missing:
             raise UsageError(f"--ovn-nb {ovn_nb}: ssl: needs {', '.join(missing)}")
+    from eipfsck.collect.ovnnb import NbTarget
+
     return "remote", NbTarget(",".join(members), private_key=key, certificate=cert,
                               ca_cert=ca, timeout=timeout or 30.0)
 
@@ -179,22 +194,18 @@ def _progress(quiet: bool) -> Iterator[Progress | None]:
     if quiet or not sys.stderr.isatty():
         yield None
         return
+    from eipfsck.collect.progress import RichProgress
+
     with RichProgress() as bars:
         yield bars
 
 
-def _stderr() -> Console:
-    """stderr for notes, prompts and errors: one line each, printed literally."""
-    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
-
-
 def _print_notes(notes: list[str]) -> None:
-    err = _stderr()
     for note in notes:
-        err.print(f"eipfsck: {visible(note)}")
+        stderr_line(f"eipfsck: {visible(note)}")
 
 
-@app.command("scan", epilog=exitcodes.help_text("scan"))
+@app.command("scan", cls=FastCommand, epilog=exitcodes.help_text("scan"))
 def scan_cmd(
     snapshot: Annotated[str | None, typer.Option(
         "--snapshot", "-s", metavar="PATH",
@@ -256,6 +267,10 @@ def scan_cmd(
     no_nb: NoNbOpt = False,
 ) -> None:
     """Scan for IPAM inconsistencies (read-only): the live cluster, or a saved snapshot."""
+    from eipfsck.checks.catalogue import resolve_ids
+    from eipfsck.pipeline import ScanOptions, scan
+    from eipfsck.report import jsonfmt
+
     live = None
     log_file = controller_log
     if snapshot is not None:
@@ -267,8 +282,14 @@ def scan_cmd(
             raise UsageError("--controller-log auto reads the live cluster; with --snapshot "
                              "give the log file")
         # Not used with a snapshot, but a typo is still a typo: say so, as a live scan does.
-        duration_seconds(request_timeout, "--request-timeout")
-        duration_seconds(since, "--since")
+        # Only a value given is checked: the defaults are valid, and the rule lives with the
+        # Kubernetes client, which a snapshot scan does not otherwise load (~0.3 s).
+        for flag, text, default in (("--request-timeout", request_timeout, "60s"),
+                                    ("--since", since, "24h")):
+            if text != default:
+                from eipfsck.collect.kube import duration_seconds
+
+                duration_seconds(text, flag)
     else:
         if controller_log == "auto":
             log_file = None
@@ -290,6 +311,8 @@ def scan_cmd(
     if report is not None:
         jsonfmt.check_target(report)
     if metrics_file is not None:
+        from eipfsck.report import metrics
+
         metrics.check_target(metrics_file)
     started = time.monotonic()
     with _progress(quiet) as bars:
@@ -299,10 +322,14 @@ def scan_cmd(
     code = result.exit_code | _write_report(result.report, report) | _export_metrics(
         result.report, duration, metrics_file, pushgateway)
     if output is ScanOutput.table:
+        from eipfsck.report import table
+        from eipfsck.report.console import Stdout
+
         table.render(result.report, Stdout(), quiet=quiet)
     else:
+        write = import_module(f"eipfsck.report.{WRITERS[output]}").write
         with plain_stdout():
-            WRITERS[output](result.report, sys.stdout)
+            write(result.report, sys.stdout)
     raise typer.Exit(code)
 
 
@@ -310,6 +337,8 @@ def _write_report(report: dict[str, Any], path: str | None) -> int:
     """A report that cannot be written is a note and exit bit 8: the findings still print."""
     if path is None:
         return exitcodes.CLEAN
+    from eipfsck.report import jsonfmt
+
     try:
         jsonfmt.write_file(report, path)
     except EipfsckError as exc:
@@ -324,6 +353,8 @@ def _export_metrics(report: dict[str, Any], duration: float, path: str | None,
     the run: the findings are still printed."""
     if not path and not url:
         return exitcodes.CLEAN
+    from eipfsck.report import metrics
+
     registry = metrics.build_registry(report, duration)
     code = exitcodes.CLEAN
     if path:
@@ -341,7 +372,7 @@ def _export_metrics(report: dict[str, Any], duration: float, path: str | None,
     return code
 
 
-@app.command("snapshot", epilog=exitcodes.help_text("snapshot"))
+@app.command("snapshot", cls=FastCommand, epilog=exitcodes.help_text("snapshot"))
 def snapshot_cmd(
     out: Annotated[str, typer.Argument(
         metavar="OUT", help="Directory to create (or OUT.tar.gz with --tar).")],
@@ -362,6 +393,9 @@ def snapshot_cmd(
     """Save what a live scan reads, in the snapshot format, for a later `scan --snapshot`.
 
     Exits 8 when a source failed (the snapshot is still written and says so)."""
+    from eipfsck.collect.live import collect_live
+    from eipfsck.snapshot_writer import target_path, write_snapshot
+
     live = _live_options(kubeconfig, context, request_timeout, page_size, kube_ovn_namespace,
                          ovn_nb, ovn_nb_private_key, ovn_nb_certificate, ovn_nb_ca_cert, no_nb)
     target_path(out, tar)  # refuse a bad OUT before reading the whole cluster
@@ -387,10 +421,12 @@ class _ConsoleUI:
 
     def __init__(self, out: Console, show: bool) -> None:
         self.out, self.show = out, show
-        self.err = _stderr()
+        self.err = rich_stderr()
         self.quiet = False  # no notes from the reads (the repair's own notes stay)
 
     def show_plan(self, plan: Plan, sha256: str) -> None:
+        from eipfsck.repair.render import render_plan
+
         if self.show:
             render_plan(plan, self.out, sha256)
 
@@ -398,6 +434,8 @@ class _ConsoleUI:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             return None
         if not self.show:  # -o json: stdout is the document, the plan goes with the question
+            from eipfsck.repair.render import render_plan
+
             render_plan(plan, self.err, sha256)
         return typer.confirm(f"Apply these {len(plan.actions)} action(s)?", default=False,
                              err=True)
@@ -415,6 +453,8 @@ class _ConsoleUI:
             self.err.print("")
 
     def action_done(self, action: Action, result: ActionResult) -> None:
+        from eipfsck.repair.render import render_result
+
         if self.show:
             render_result(action, result, self.out)
 
@@ -422,7 +462,7 @@ class _ConsoleUI:
         self.err.print(f"eipfsck: {text}")
 
 
-@app.command("repair", epilog=exitcodes.help_text("repair"))
+@app.command("repair", cls=FastCommand, epilog=exitcodes.help_text("repair"))
 def repair_cmd(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", "-n", help="Show the plan; change nothing.")] = False,
@@ -493,6 +533,19 @@ def repair_cmd(
     """Repair what is safe to repair: plan, confirm, re-verify live, apply, journal.
 
     See docs/repair.md for every action, every refusal and the journal."""
+    from eipfsck.collect.kube import duration_seconds
+    from eipfsck.pipeline import ScanOptions
+    from eipfsck.repair.journal import default_journal_path
+    from eipfsck.repair.kubeapply import Waits
+    from eipfsck.repair.options import RepairRequest, check_request
+    from eipfsck.repair.plan import RepairPolicy
+    from eipfsck.repair.planfile import plan_to_json
+    from eipfsck.repair.render import render_plan, render_summary
+    from eipfsck.repair.run import RepairOptions
+    from eipfsck.repair.run import repair as run_repair
+    from eipfsck.report import jsonfmt
+    from eipfsck.report.console import Stdout
+
     durations = {flag: duration_seconds(text, flag)
                  for flag, text in (("--grace", grace), ("--max-age", max_age),
                                     ("--wait-timeout", wait_timeout))}
@@ -565,7 +618,7 @@ def repair_cmd(
     raise typer.Exit(result.exit_code)
 
 
-@app.command("doctor", epilog=exitcodes.help_text("doctor"))
+@app.command("doctor", cls=FastCommand, epilog=exitcodes.help_text("doctor"))
 def doctor_cmd(
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
@@ -580,6 +633,10 @@ def doctor_cmd(
     """Check access before a scan: kubeconfig, API server, RBAC for scan and repair, Kube-OVN,
     the northbound DB. One line each, every check listed (ok, fail, skip and why, note); a
     failure exits as the scan would for the same problem."""
+    from eipfsck.doctor import exit_code as doctor_exit_code
+    from eipfsck.doctor import run_doctor
+    from eipfsck.report.console import Stdout
+
     live = _live_options(kubeconfig, context, request_timeout, 500, kube_ovn_namespace,
                          ovn_nb, ovn_nb_private_key, ovn_nb_certificate, ovn_nb_ca_cert, no_nb)
     checks = run_doctor(live)
@@ -590,12 +647,16 @@ def doctor_cmd(
     raise typer.Exit(doctor_exit_code(checks))
 
 
-@app.command("checks", epilog=exitcodes.help_text("checks"))
+@app.command("checks", cls=FastCommand, epilog=exitcodes.help_text("checks"))
 def checks_cmd(
     output: Annotated[Output, typer.Option("--output", "-o")] = Output.table,
 ) -> None:
     """List every check: id, default severity, one line."""
+    from eipfsck.checks.catalogue import CATALOGUE
+
     if output is Output.json:
+        import json  # ~5 ms: only for -o json
+
         text = json.dumps([
             {"id": c.id, "class": c.cls, "severity": c.severity, "title": c.title,
              "severity_when": [{"severity": sev, "when": cond} for sev, cond in c.severity_when],
@@ -611,9 +672,11 @@ def checks_cmd(
         typer.echo(text)
 
 
-@app.command("explain", epilog=exitcodes.help_text("explain"))
+@app.command("explain", cls=FastCommand, epilog=exitcodes.help_text("explain"))
 def explain_cmd(check_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Explain one check: what it means, the evidence it gives, the safe remedy."""
+    from eipfsck.checks.catalogue import BY_ID, resolve_ids
+
     (cid,) = resolve_ids([check_id])
     c = BY_ID[cid]
     width = min(shutil.get_terminal_size((80, 24)).columns, 100)
@@ -648,16 +711,15 @@ def _is_usage_error(exc: Exception) -> bool:
 
 def main(argv: list[str] | None = None, prog_name: str = "eipfsck") -> None:
     command = typer.main.get_command(app)
-    err = _stderr()
     try:
         code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except EipfsckError as exc:
-        err.print(f"eipfsck: error: {visible(exc.message)}", markup=False)
+        stderr_line(f"eipfsck: error: {visible(exc.message)}")
         if exc.hint:
-            err.print(f"eipfsck: hint: {visible(exc.hint)}", markup=False)
+            stderr_line(f"eipfsck: hint: {visible(exc.hint)}")
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        err.print("eipfsck: interrupted", markup=False)
+        stderr_line("eipfsck: interrupted")
         code = exitcodes.REFUSED
     except BrokenPipeError:
         # The reader (head, less) went away from output that carries no verdict (--help):
@@ -669,19 +731,18 @@ def main(argv: list[str] | None = None, prog_name: str = "eipfsck") -> None:
         if _is_usage_error(exc):
             text = exc.format_message()  # type: ignore[attr-defined]
             if type(exc).__name__ == "NoArgsIsHelpError":
-                err.print(text, markup=False)
+                stderr_line(text)
                 sys.exit(exitcodes.USAGE)
-            err.print(f"eipfsck: usage error: {text}", markup=False)
+            stderr_line(f"eipfsck: usage error: {text}")
             ctx = getattr(exc, "ctx", None)
             if ctx is not None:
-                err.print(f"Try '{ctx.command_path} --help'.", markup=False)
+                stderr_line(f"Try '{ctx.command_path} --help'.")
             sys.exit(exitcodes.USAGE)
         if os.environ.get("EIPFSCK_DEBUG"):
             raise
-        err.print(f"eipfsck: internal error: {type(exc).__name__}: {visible(str(exc))}",
-                  markup=False)
-        err.print("eipfsck: hint: this is a bug; rerun with EIPFSCK_DEBUG=1 for the "
-                  "traceback and report it", markup=False)
+        stderr_line(f"eipfsck: internal error: {type(exc).__name__}: {visible(str(exc))}")
+        stderr_line("eipfsck: hint: this is a bug; rerun with EIPFSCK_DEBUG=1 for the "
+                    "traceback and report it")
         code = exitcodes.INCONCLUSIVE
     sys.exit(code if isinstance(code, int) else 0)
 

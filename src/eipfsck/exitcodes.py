@@ -26,10 +26,10 @@ TABLE: tuple[tuple[int, str], ...] = (
 # unless _WORDING says what the code means for that command: help that names a code the
 # command never returns, or an option it does not take, misleads at 3 a.m.
 COMMAND_CODES: dict[str, tuple[int, ...]] = {
-    "scan": (CLEAN, FINDINGS, INCONCLUSIVE, USAGE),
-    "snapshot": (CLEAN, INCONCLUSIVE, USAGE),
+    "scan": (CLEAN, FINDINGS, INCONCLUSIVE, USAGE, REFUSED),
+    "snapshot": (CLEAN, INCONCLUSIVE, USAGE, REFUSED),
     "repair": (CLEAN, REPAIRED, FINDINGS, INCONCLUSIVE, USAGE, REFUSED),
-    "doctor": (CLEAN, INCONCLUSIVE, USAGE),
+    "doctor": (CLEAN, INCONCLUSIVE, USAGE, REFUSED),
     "checks": (CLEAN, USAGE),
     "explain": (CLEAN, USAGE),
 }
@@ -45,6 +45,11 @@ _WORDING: dict[tuple[str, int], str] = {
     ("doctor", INCONCLUSIVE): "something a scan needs is missing or unreachable (as the scan "
                               "would exit)",
     ("doctor", USAGE): "usage error, or no kubeconfig to use (as the scan would exit)",
+    # Ctrl-C: the commands that read a cluster or a large snapshot can take long enough to
+    # be interrupted (checks and explain answer at once and do not list it).
+    ("scan", REFUSED): "interrupted (Ctrl-C)",
+    ("snapshot", REFUSED): "interrupted (Ctrl-C)",
+    ("doctor", REFUSED): "interrupted (Ctrl-C)",
     ("checks", CLEAN): "listed",
     ("explain", CLEAN): "explained",
     ("explain", USAGE): "usage error (an unknown check id)",

@@ -10,19 +10,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eipfsck import exitcodes
 from eipfsck.addresses import Address
 from eipfsck.checks.catalogue import SEVERITY_RANK
 from eipfsck.checks.runner import CheckRun, run_checks
-from eipfsck.collect.live import LiveOptions, collect_live
 from eipfsck.collect.progress import Progress
 from eipfsck.controller_log import Allocation, read_controller_log
 from eipfsck.errors import UsageError
 from eipfsck.model import Model, Policy, build_model, settings_from
 from eipfsck.report.document import build_report, inconclusive_reasons
 from eipfsck.snapshot import load_snapshot
+
+if TYPE_CHECKING:
+    from eipfsck.collect.live import LiveOptions
 
 FAIL_ON = ("info", "warning", "error", "never")
 
@@ -89,6 +91,9 @@ def _scan(opts: ScanOptions, progress: Progress | None) -> ScanResult:
     if opts.snapshot is not None:
         snap = load_snapshot(opts.snapshot)
     elif opts.live is not None:
+        # Imported here: the Kubernetes client and the OVS IDL cost a snapshot scan ~0.5 s.
+        from eipfsck.collect.live import collect_live
+
         live = collect_live(opts.live, progress)
         snap, notes = live.snapshot, live.notes
         if live.allocations is not None:

@@ -12,36 +12,15 @@ contract, docs/operator-guide.md "Troubleshooting by exit code").
 
 from __future__ import annotations
 
-import os
-import sys
 import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
+from eipfsck.report.stdio import reader_gone
+
 _UNBOUNDED = 100_000  # columns: wider than any line eipfsck prints
-
-
-def reader_gone() -> None:
-    """The reader of stdout went away: discard everything still to be written, including
-    what Python's own buffer holds (its flush at exit would fail otherwise)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-
-
-@contextmanager
-def plain_stdout() -> Iterator[None]:
-    """Around writes to sys.stdout that do not go through a Stdout console (JSON, YAML,
-    plain lines): a reader that goes away does not end the run."""
-    try:
-        yield
-        sys.stdout.flush()
-    except BrokenPipeError:
-        reader_gone()
 
 
 def continuation_indent(line: str) -> int:
