@@ -120,7 +120,7 @@ def read_log_stream(raw: BinaryIO, source: str) -> LogRead:
     kubernetes client's with _preload_content=False): read in CHUNK-byte pieces, decoded as
     UTF-8 (a bad byte becomes U+FFFD), split into lines as a text file is. An error of the
     stream (a connection cut half-way) propagates: the caller decides what a partial log
-    is worth."""
+    is worth. A urllib3 response needs auto_close off, or it reads as closed at its end."""
     text = io.TextIOWrapper(io.BufferedReader(raw, CHUNK),  # type: ignore[arg-type]
                             encoding="utf-8", errors="replace")
     count = _Count()
