@@ -18,8 +18,10 @@ Cut = Literal["chunked", "length"] | None
 class LogServer:
     def __init__(self, body: Callable[[], Iterable[bytes]], *, cut: Cut = None,
                  tls: tuple[str, str] | None = None) -> None:
-        """`body` makes the log's pieces anew for each request; `tls` is (cert, key)."""
+        """`body` makes the log's pieces anew for each request; `tls` is (cert, key). `cut`
+        may be changed between requests."""
         self.requests: list[str] = []  # each request's path and query
+        self.cut = cut
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -29,7 +31,7 @@ class LogServer:
                 server.requests.append(self.path)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
-                if cut == "length":
+                if server.cut == "length":
                     pieces = list(body())
                     self.send_header("Content-Length", str(sum(map(len, pieces)) + 1000))
                     self.end_headers()
@@ -42,7 +44,7 @@ class LogServer:
                 for piece in body():
                     if piece:
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-                if cut == "chunked":
+                if server.cut == "chunked":
                     self.wfile.write(b"100\r\npartial line")  # a chunk that never ends
                     self.close_connection = True
                     return

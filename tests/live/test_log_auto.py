@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from clirun import run as cli_run
-from live.conftest import EXAMPLES, LiveEnv
+from live.conftest import EXAMPLES, EnvFactory, LiveEnv, seeded
 from live.faultproxy import FaultProxy
 from live.seed import Api
 from logserver import LogServer
@@ -41,7 +41,7 @@ def served_log() -> Iterator[bytes]:
     yield LOG
 
 
-def _serve_from(api: Api, env: LiveEnv, port: int) -> None:
+def _serve_from(api: Api, port: int) -> None:
     """node1's kubelet at 127.0.0.1:port; a leader pod on node1 with the container
     kube-ovn-controller, holding the controller's Lease."""
     node = api.get(f"/api/v1/nodes/{NODE}")
@@ -62,9 +62,22 @@ def _serve_from(api: Api, env: LiveEnv, port: int) -> None:
                 "kube-ovn-controller", lease)
 
 
-def _kubelet_tls(env: LiveEnv) -> tuple[str, str]:
-    certs = env.state / "apiserver" / "certs"
-    return str(certs / "apiserver.crt"), str(certs / "apiserver.key")
+@pytest.fixture(scope="module")
+def kubelet(live_env_factory: EnvFactory) -> Iterator[tuple[LiveEnv, LogServer]]:
+    """examples/leaky-cluster seeded, its leader's log served by node1's "kubelet"."""
+    env = seeded(live_env_factory, "log-auto", EXAMPLES / "leaky-cluster")
+    certs = env.state / "apiserver" / "certs"  # any pair: the apiserver verifies none here
+    try:
+        with LogServer(served_log, tls=(str(certs / "apiserver.crt"),
+                                        str(certs / "apiserver.key"))) as server:
+            api = env.api()
+            try:
+                _serve_from(api, server.port)
+            finally:
+                api.close()
+            yield env, server
+    finally:
+        live_env_factory.stop(env.state)
 
 
 def _scan(env: LiveEnv, capsys: pytest.CaptureFixture[str], *log: str
@@ -86,22 +99,18 @@ def _named(report: dict[str, Any]) -> list[tuple[str, str | None, Any, Any, Any]
 
 
 def test_auto_streams_the_leaders_log_through_the_apiserver_as_a_file_reads(
-        leaky_rw: LiveEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    env = leaky_rw
+        kubelet: tuple[LiveEnv, LogServer], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    env, server = kubelet
     log_file = tmp_path / "same.log"
     log_file.write_bytes(b"".join(served_log()))
     lines = log_file.read_bytes().count(b"\n")
-    api = env.api()
-    try:
-        with LogServer(served_log, tls=_kubelet_tls(env)) as kubelet:
-            _serve_from(api, env, kubelet.port)
-            code, auto, err = _scan(env, capsys, "--controller-log", "auto", "--since", "48h")
-            assert kubelet.requests, err
-            path, _, query = kubelet.requests[0].partition("?")
-            assert path == f"/containerLogs/{NS}/{POD}/kube-ovn-controller"
-            assert "sinceSeconds=172800" in query.split("&")
-    finally:
-        api.close()
+    asked = len(server.requests)
+    code, auto, err = _scan(env, capsys, "--controller-log", "auto", "--since", "48h")
+    assert len(server.requests) == asked + 1, err
+    path, _, query = server.requests[-1].partition("?")
+    assert path == f"/containerLogs/{NS}/{POD}/kube-ovn-controller"
+    assert "sinceSeconds=172800" in query.split("&")
     note = next(x for x in err.splitlines() if "controller log" in x)
     assert f"controller log: {lines} lines of pod {NS}/{POD} (since 172800s)" in note, note
     assert f"1 line(s) longer than {MAX_LINE >> 20} MiB" in note, note
@@ -118,19 +127,17 @@ def test_auto_streams_the_leaders_log_through_the_apiserver_as_a_file_reads(
 
 
 def test_a_log_cut_at_the_kubelet_mid_line_is_named_as_possibly_cut(
-        leaky_rw: LiveEnv, capsys: pytest.CaptureFixture[str]) -> None:
+        kubelet: tuple[LiveEnv, LogServer], capsys: pytest.CaptureFixture[str]) -> None:
     """The kubelet's connection breaks mid-line: the apiserver ends its own answer cleanly, so
     the one trace left is a last line without its end. The names are kept (the log may also
     have been caught mid-write); the note says they may be out of date. A cut exactly at a
     line's end leaves no trace at all through the apiserver."""
-    env = leaky_rw
-    api = env.api()
+    env, server = kubelet
+    server.cut = "chunked"
     try:
-        with LogServer(served_log, cut="chunked", tls=_kubelet_tls(env)) as kubelet:
-            _serve_from(api, env, kubelet.port)
-            code, report, err = _scan(env, capsys, "--controller-log", "auto")
+        code, report, err = _scan(env, capsys, "--controller-log", "auto")
     finally:
-        api.close()
+        server.cut = None
     note = next(x for x in err.splitlines() if "controller log" in x)
     assert "its last line has no end: the log may have been cut" in note, note
     assert code == 4
@@ -139,28 +146,21 @@ def test_a_log_cut_at_the_kubelet_mid_line_is_named_as_possibly_cut(
 
 @pytest.mark.parametrize("fault", ["truncate", None])
 def test_a_log_answer_cut_between_apiserver_and_eipfsck_names_no_one(
-        fault: str | None, leaky_rw: LiveEnv, tmp_path: Path,
+        fault: str | None, kubelet: tuple[LiveEnv, LogServer], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     """The connection to the apiserver breaks half-way through the log (a proxy in between
     closes it short of its Content-Length): the end of the log is lost, and with it perhaps
     the allocation of a later owner, so no name is given rather than a stale one. The same
     proxy without the fault (None) is the control: names are given."""
-    env = leaky_rw
-    api = env.api()
+    env, _ = kubelet
+    proxy = FaultProxy(env.apiserver, env.apiserver_ca,
+                       lambda path, n: fault if path.endswith("/log") else None)
     try:
-        with LogServer(served_log, tls=_kubelet_tls(env)) as kubelet:
-            _serve_from(api, env, kubelet.port)
-            proxy = FaultProxy(env.apiserver, env.apiserver_ca,
-                               lambda path, n: fault if path.endswith("/log") else None)
-            try:
-                kc = proxy.kubeconfig(env.admin_token, tmp_path / "kc")
-                code, out, err = cli_run(["scan", "-o", "json", "--kubeconfig", kc,
-                                          "--ovn-nb", env.nb_tcp, "--controller-log", "auto"],
-                                         capsys)
-            finally:
-                proxy.close()
+        kc = proxy.kubeconfig(env.admin_token, tmp_path / "kc")
+        code, out, err = cli_run(["scan", "-o", "json", "--kubeconfig", kc,
+                                  "--ovn-nb", env.nb_tcp, "--controller-log", "auto"], capsys)
     finally:
-        api.close()
+        proxy.close()
     assert "internal error" not in err, err
     assert ("GET", f"/api/v1/namespaces/{NS}/pods/{POD}/log", fault or 200) in proxy.seen
     note = next(x for x in err.splitlines() if "controller log" in x)
