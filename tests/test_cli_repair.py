@@ -3,6 +3,7 @@ dry-run, the plan file. (Applying is tested against real servers in tests/live.)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from clirun import run
+from outtargets import make_target
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 LEAKY = str(EXAMPLES / "leaky-cluster")
@@ -91,3 +93,64 @@ def test_scan_points_at_the_dry_run_only_when_repair_could_act(
     assert pointer in out
     _, out, _ = run(["scan", "--snapshot", str(EXAMPLES / "healthy-cluster")], capsys)
     assert pointer not in out
+
+
+# -- where --plan-out may write (report/outfile.py, as --report and --metrics-file) ---------
+
+
+@pytest.mark.parametrize("kind", ["symlink-to-file", "dangling-symlink", "fifo", "device"])
+def test_plan_out_that_is_not_a_regular_file_is_refused_before_the_scan(
+        kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = make_target(tmp_path, kind)
+    before = os.lstat(target)
+    code, out, err = run(["repair", "-s", LEAKY, "--plan-out", str(target)], capsys)
+    assert code == 16 and out == "", (code, err)
+    assert err.startswith(f"eipfsck: error: --plan-out {target}: is a") and "refusing" in err
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)  # untouched
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
+    if kind == "symlink-to-file":
+        assert (tmp_path / "real.json").read_text() == "old\n"  # not followed either
+
+
+@pytest.mark.parametrize("where", ["directory", "unwritable"])
+def test_plan_out_unwritable_is_a_note_and_bit_8_with_the_plan_printed(
+        where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # /proc takes no new files, even from root: an unwritable place everyone has.
+    target = str(make_target(tmp_path, where)) if where == "directory" \
+        else "/proc/eipfsck-plan.json"
+    code, out, err = run(["repair", "-s", LEAKY, "--plan-out", target, "-o", "json"], capsys)
+    assert code == 4 | 8, (code, err)  # the scan's findings, and the plan not saved
+    assert json.loads(out)["schema"] == "eipfsck/plan/v1"  # the plan still reaches stdout
+    assert f"eipfsck: error: --plan-out {target}: " in err and "not saved" in err, err
+    assert "wrote the plan" not in err and "Traceback" not in err
+    if where == "directory":
+        assert list(Path(target).iterdir()) == []  # no temp file left in it
+
+
+def test_plan_out_replaces_a_regular_file_and_its_sha256_is_the_files(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+
+    target = make_target(tmp_path, "regular")
+    code, out, err = run(["repair", "-s", LEAKY, "--plan-out", str(target)], capsys)
+    assert code == 4, err
+    data = target.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    assert f"wrote the plan to {target} (6 action(s)), sha256 {sha}" in " ".join(err.split())
+    assert f"Plan sha256: {sha}" in out  # the review shows the file's digest too
+    assert json.loads(data)["schema"] == "eipfsck/plan/v1"
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temp left beside it
+
+
+def test_plan_out_to_an_open_descriptor_writes_that_stream(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+
+    sink = tmp_path / "sink"
+    with sink.open("w") as fh:
+        code, _, err = run(["repair", "-s", LEAKY, "-q", "--plan-out",
+                            f"/dev/fd/{fh.fileno()}"], capsys)
+    assert code == 4, err
+    data = sink.read_bytes()
+    assert json.loads(data)["schema"] == "eipfsck/plan/v1"
+    assert f"sha256 {hashlib.sha256(data).hexdigest()}" in err

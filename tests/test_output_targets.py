@@ -8,39 +8,22 @@ a directory or an unwritable place is a note and exit bit 8, with the findings p
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import pytest
 from hostile import EXAMPLE, assert_outcome, run_scan
+from outtargets import make_target
 
 from eipfsck import exitcodes
 
 SNAP = EXAMPLE  # findings: exit 4 when every output is written
 
 
-def _target(tmp_path: Path, kind: str) -> Path:
-    path = tmp_path / f"out-{kind}"
-    if kind == "symlink-to-file":
-        (tmp_path / "real.json").write_text("old\n")
-        path.symlink_to(tmp_path / "real.json")
-    elif kind == "dangling-symlink":
-        path.symlink_to(tmp_path / "nowhere.json")
-    elif kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "device":
-        # Never a real /dev node: code that regressed would replace it (as root, for all).
-        if os.geteuid() != 0:
-            return Path("/dev/null")  # not replaceable without root
-        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-    return path
-
-
 @pytest.mark.parametrize("flag", ["--report", "--metrics-file"])
 @pytest.mark.parametrize("kind", ["symlink-to-file", "dangling-symlink", "fifo", "device"])
 def test_non_regular_target_is_refused_before_the_scan(flag: str, kind: str,
                                                        tmp_path: Path) -> None:
-    target = str(_target(tmp_path, kind))
+    target = str(make_target(tmp_path, kind))
     before = os.lstat(target)
     code, out, err = run_scan(SNAP, "table", flag, target)
     assert code == exitcodes.USAGE and out == "", (code, err)

@@ -10,11 +10,12 @@ the key that still holds it.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from eipfsck.addresses import Address, try_parse_ip
 from eipfsck.errors import InputError, UsageError
@@ -91,19 +92,57 @@ def read_controller_log(path: str) -> dict[tuple[str, Address], Allocation]:
     try:
         # Line by line: a log of gigabytes costs memory for what it allocates, not its size
         # (and a pipe such as <(kubectl logs ...) works too).
-        with p.open(encoding="utf-8", errors="replace") as fh:
-            return parse_allocations(_lines(fh), str(p))
+        with p.open("rb", buffering=0) as raw:
+            return read_log_stream(raw, str(p)).allocations
     except OSError as exc:
         raise InputError(f"{p}: cannot read controller log ({exc.strerror})") from None
 
 
-# No allocation line is near this long; the rest of a longer line is skipped unread.
+# No allocation line is near this long; the rest of a longer line is skipped unread. The one
+# cap on a log, file or API stream alike: memory follows what it allocates, not its length.
 MAX_LINE = 1 << 20
+CHUNK = 1 << 16  # bytes read at a time
 
 
-def _lines(fh: TextIO) -> Iterator[str]:
+@dataclass(frozen=True)
+class LogRead:
+    allocations: dict[tuple[str, Address], Allocation]
+    lines: int
+    long_lines: int  # lines longer than MAX_LINE, cut there (nothing they hold is an allocation)
+    # The last line has no end: klog ends every line, so the log was cut (or caught while a
+    # line was being written). Through the API server this is the one trace a log cut at the
+    # kubelet leaves: the server ends its own answer cleanly.
+    ends_mid_line: bool = False
+
+
+def read_log_stream(raw: BinaryIO, source: str) -> LogRead:
+    """Parse a log from a raw byte stream (an open file, or an HTTP response body such as the
+    kubernetes client's with _preload_content=False): read in CHUNK-byte pieces, decoded as
+    UTF-8 (a bad byte becomes U+FFFD), split into lines as a text file is. An error of the
+    stream (a connection cut half-way) propagates: the caller decides what a partial log
+    is worth. A urllib3 response needs auto_close off, or it reads as closed at its end."""
+    text = io.TextIOWrapper(io.BufferedReader(raw, CHUNK),  # type: ignore[arg-type]
+                            encoding="utf-8", errors="replace")
+    count = _Count()
+    allocations = parse_allocations(_lines(text, count), source)
+    return LogRead(allocations, count.lines, count.long_lines, count.ends_mid_line)
+
+
+@dataclass
+class _Count:
+    lines: int = 0
+    long_lines: int = 0
+    ends_mid_line: bool = False
+
+
+def _lines(fh: TextIO, count: _Count) -> Iterator[str]:
     while line := fh.readline(MAX_LINE):
+        end = line
         if len(line) == MAX_LINE and not line.endswith("\n"):
+            count.long_lines += 1
             while (rest := fh.readline(MAX_LINE)) and not rest.endswith("\n"):
-                pass
+                end = rest
+            end = rest or end
+        count.lines += 1
+        count.ends_mid_line = not end.endswith("\n")
         yield line

@@ -213,6 +213,7 @@ def slim_object(resource: str, obj: Any) -> tuple[dict[str, Any] | None, str | N
         out["spec"] = {}
         out["status"] = {}
     elif resource == "deployments.apps":
+        # spec.selector is dropped: only apply checks it, on a fresh GET (repair/leader.py).
         # The controller's image tag (version) and flags (settings), in the original shape so
         # that slimming a slimmed object changes nothing (snapshots are written slimmed).
         template = spec.get("template") if isinstance(spec.get("template"), dict) else {}

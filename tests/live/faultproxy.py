@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-# A fault for the n-th request (1-based) whose path matches: a status to answer with, or
-# "reset" to close the connection without an answer.
+# A fault for the n-th request (1-based) whose path matches: a status to answer with,
+# "reset" to close the connection without an answer, or "truncate" to forward the answer but
+# close the connection half-way through its body (its Content-Length promises all of it).
 Fault = int | str
 
 
@@ -86,11 +87,16 @@ class FaultProxy:
                 status, headers, body = answer.status, answer.headers, answer.read()
         except urllib.error.HTTPError as err:
             status, headers, body = err.code, err.headers, err.read()
-        self.seen.append((h.command, path, status))
+        self.seen.append((h.command, path, "truncate" if fault == "truncate" else status))
         h.send_response(status)
         h.send_header("Content-Type", headers.get("Content-Type", "application/json"))
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
+        if fault == "truncate":
+            h.wfile.write(body[:len(body) // 2])
+            h.close_connection = True
+            h.connection.shutdown(2)
+            return
         h.wfile.write(body)
 
     def kubeconfig(self, token: str, path: Path) -> str:

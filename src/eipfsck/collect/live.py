@@ -11,13 +11,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import urllib3
+from kubernetes import client as k8s_client
+
 from eipfsck import __version__
 from eipfsck.addresses import Address
-from eipfsck.collect.kube import Exhausted, KubeCollector, KubeTarget
+from eipfsck.collect.kube import Exhausted, KubeCollector, KubeTarget, _Answer, _short
 from eipfsck.collect.nbexec import read_northbound_exec
 from eipfsck.collect.ovnnb import NbResult, NbTarget, read_northbound
 from eipfsck.collect.progress import Progress, Silent
-from eipfsck.controller_log import Allocation, parse_allocations
+from eipfsck.controller_log import MAX_LINE, Allocation, read_log_stream
 from eipfsck.kubeovn.names import CONTROLLER, controller_lease, lease_holder
 from eipfsck.snapshot import Snapshot
 from eipfsck.snapshot_writer import SNAPSHOT_SCHEMA
@@ -145,19 +148,42 @@ def _read_controller_log(collector: KubeCollector, opts: LiveOptions,
     if not holder:
         return None, (f"controller log: no leader in Lease {namespace}/{CONTROLLER}; "
                       "former owners are not named")
-    path = f"/api/v1/namespaces/{namespace}/pods/{holder}/log"
-    query: list[tuple[str, Any]] = [("container", CONTROLLER),
-                                    ("sinceSeconds", int(opts.log_since))]
+    pod = f"pod {namespace}/{holder}"
+    timeout = opts.kube.request_timeout
     try:
-        answer = collector.http.get(path, query)
-    except Exhausted as exc:
-        return None, f"controller log: {exc}; former owners are not named"
-    if answer.status != 200:
+        # Streamed (_preload_content=False): the log is parsed as it arrives, line by line and
+        # with a file's one cap (controller_log.MAX_LINE), never held whole in memory.
+        answer = k8s_client.CoreV1Api(collector.api).read_namespaced_pod_log(
+            holder, namespace, container=CONTROLLER, since_seconds=int(opts.log_since),
+            _preload_content=False,
+            _request_timeout=(timeout, timeout) if timeout else None)  # connect, each read
+    except k8s_client.ApiException as exc:
+        if not exc.status:  # the client's word for a TLS failure
+            why = (exc.reason or "TLS error").strip().splitlines()[-1]
+            return None, f"controller log of {pod}: {why}; former owners are not named"
         rule = (f" (add this RBAC rule: get on pods/log in namespace {namespace})"
-                if answer.status == 403 else "")
-        return None, (f"controller log of pod {namespace}/{holder}: HTTP {answer.status}: "
-                      f"{answer.status_message()}{rule}; former owners are not named")
-    lines = answer.body.decode("utf-8", "replace").splitlines()
-    allocations = parse_allocations(lines, f"pod {namespace}/{holder} log")
-    return allocations, (f"controller log: {len(lines)} lines of pod {namespace}/{holder} "
-                         f"(since {int(opts.log_since)}s), {len(allocations)} allocations")
+                if exc.status == 403 else "")
+        message = _Answer(exc.status, (exc.body or "").encode()).status_message()
+        return None, (f"controller log of {pod}: HTTP {exc.status}: {message}{rule}; former "
+                      "owners are not named")
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        return None, f"controller log of {pod}: {_short(exc)}; former owners are not named"
+    answer.auto_close = False  # read through io wrappers, which close it themselves
+    try:
+        log = read_log_stream(answer, f"{pod} log")
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        # Without its end, the log could name a key that allocated an address before its
+        # last owner did: better no name than a stale one (resurrect would act on it).
+        return None, (f"controller log of {pod}: cut before its end ({_short(exc)}); former "
+                      "owners are not named")
+    finally:
+        answer.release_conn()
+    long = (f"; {log.long_lines} line(s) longer than {MAX_LINE >> 20} MiB read only to "
+            "there" if log.long_lines else "")
+    # Kept: the log may also have been caught mid-write, and a wrong name is bounded (docs/
+    # repair.md: the controller accepts a resurrect only under the key it holds).
+    cut = ("; its last line has no end: the log may have been cut, and a former owner named "
+           "may be out of date" if log.ends_mid_line else "")
+    return log.allocations, (f"controller log: {log.lines} lines of {pod} (since "
+                             f"{int(opts.log_since)}s), {len(log.allocations)} allocations"
+                             f"{long}{cut}")

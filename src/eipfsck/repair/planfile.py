@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, get_args
@@ -20,6 +19,7 @@ from typing import Any, get_args
 from eipfsck.errors import UsageError
 from eipfsck.repair.plan import Action, ActionKind, Gate, Held, Plan, RepairPolicy, Target
 from eipfsck.repair.verify import GRACE_FLOOR
+from eipfsck.report import outfile
 
 PLAN_SCHEMA = "eipfsck/plan/v1"
 
@@ -51,21 +51,17 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def check_plan_target(path: str) -> None:
+    """Refuse, before the scan, a --plan-out that cannot be a regular file we replace."""
+    outfile.check_target(path, "--plan-out")
+
+
 def write_plan(path: str, plan: Plan) -> str:
-    """Write the plan (0600, atomically) and return the sha256 of what was written."""
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise UsageError(f"--plan-out {path}: directory {target.parent} does not exist")
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    """Write the plan (0600, whole, never following a link: report/outfile.py) and return the
+    sha256 of the bytes written. A non-regular target is a UsageError (exit 16); a directory
+    or an unwritable place an EipfsckError (exit bit 8)."""
     data = plan_bytes(plan)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"--plan-out {path}: {exc.strerror or exc}") from None
+    outfile.write_bytes(path, data, 0o600, "--plan-out")
     return digest(data)
 
 

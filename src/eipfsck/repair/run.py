@@ -33,6 +33,7 @@ from eipfsck.repair.outcome import OUTCOMES, ActionResult
 from eipfsck.repair.plan import NB_ACTIONS, Action, Plan, RepairPolicy, build_plan
 from eipfsck.repair.planfile import (
     PlanFileError,
+    check_plan_target,
     digest,
     plan_bytes,
     plan_to_json,
@@ -203,6 +204,8 @@ def _server_time(kube: KubeWriter, fallback: datetime) -> datetime:
 
 def _review(request: RepairRequest, opts: RepairOptions, ui: RepairUI) -> Outcome:
     scanned = None
+    if request.plan_out is not None:
+        check_plan_target(request.plan_out)  # a symlink or FIFO: refused before the scan
     if request.plan_in is not None:
         plan, sha = read_plan_file(request.plan_in)
         code = exitcodes.CLEAN
@@ -216,9 +219,17 @@ def _review(request: RepairRequest, opts: RepairOptions, ui: RepairUI) -> Outcom
         code = scanned.exit_code
         sha = digest(plan_bytes(plan))
     if request.plan_out is not None:
-        sha = write_plan(request.plan_out, plan)
-        ui.note(f"wrote the plan to {request.plan_out} ({len(plan.actions)} action(s)), "
-                f"sha256 {sha}")
+        try:
+            sha = write_plan(request.plan_out, plan)
+        except EipfsckError as exc:
+            # As --report: the plan is still printed, and the exit code says it was not saved
+            # (bit 8 for a directory or an unwritable place; 16 for a target that became a
+            # symlink or FIFO since the check above).
+            ui.note(f"error: {exc.message}; the plan was not saved")
+            code |= exc.exit_code
+        else:
+            ui.note(f"wrote the plan to {request.plan_out} ({len(plan.actions)} action(s)), "
+                    f"sha256 {sha}")
     if opts.journal and Path(opts.journal).exists():
         try:
             waiting = pending(read_entries(opts.journal))

@@ -1,4 +1,5 @@
-"""Writing a report or metrics file: regular files only, replaced whole, nothing followed.
+"""Writing a report, metrics or plan file: regular files only, replaced whole, nothing
+followed.
 
 A file is written beside its target and renamed over it, so a reader never sees half of
 it. Renaming replaces whatever is at the path, so the path is checked first: a symlink,
@@ -60,16 +61,23 @@ def check_target(path: str, flag: str) -> None:
 
 
 def write_text(path: str, text: str, mode: int, flag: str, suffix: str = "") -> None:
-    """Write `text` to `path` whole (mode `mode`), or raise one EipfsckError saying why not:
-    a directory or an unwritable place is an operational error (exit bit 8)."""
+    """Write `text` (UTF-8) to `path` whole, as write_bytes does."""
+    write_bytes(path, text.encode("utf-8"), mode, flag, suffix)
+
+
+def write_bytes(path: str, data: bytes, mode: int, flag: str, suffix: str = "") -> None:
+    """Write `data` to `path` whole (mode `mode`), or raise one EipfsckError saying why not:
+    a symlink, FIFO or device is refused as a usage error (exit 16), a directory or an
+    unwritable place is an operational error (exit bit 8). Exactly `data` is written, so a
+    digest of it is the digest of the file (a plan's sha256)."""
     check_target(path, flag)
     if is_stream(path):
         fd = _stream_fd(path)
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # what was printed before comes first
         try:
-            with os.fdopen(os.dup(fd), "w", encoding="utf-8") as fh:
-                fh.write(text)
+            with os.fdopen(os.dup(fd), "wb") as fh:
+                fh.write(data)
         except OSError as exc:
             raise EipfsckError(f"{flag} {path}: {exc.strerror or exc}") from None
         return
@@ -81,8 +89,8 @@ def write_text(path: str, text: str, mode: int, flag: str, suffix: str = "") -> 
         raise EipfsckError(f"{flag} {path}: {exc.strerror or exc}") from None
     try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
