@@ -32,16 +32,17 @@ PROTOCOL = "v4.channel.k8s.io"
 
 # The SPDY/3 header compression dictionary (draft-mbelshe-httpbis-spdy-00, section 2.6.10.1):
 # length-prefixed header names and values, then a run of plain text.
-_WORDS = [w.replace("_", " ") for w in (
-    "options head post put delete trace accept accept-charset accept-encoding "
-    "accept-language accept-ranges age allow authorization cache-control connection "
-    "content-base content-encoding content-language content-length content-location "
-    "content-md5 content-range content-type date etag expect expires from host if-match "
-    "if-modified-since if-none-match if-range if-unmodified-since last-modified location "
-    "max-forwards pragma proxy-authenticate proxy-authorization range referer retry-after "
-    "server te trailer transfer-encoding upgrade user-agent vary via warning "
-    "www-authenticate method get status 200_OK version HTTP/1.1 url public set-cookie "
-    "keep-alive origin").split()]
+_WORDS = [
+    "options", "head", "post", "put", "delete", "trace", "accept", "accept-charset",
+    "accept-encoding", "accept-language", "accept-ranges", "age", "allow", "authorization",
+    "cache-control", "connection", "content-base", "content-encoding", "content-language",
+    "content-length", "content-location", "content-md5", "content-range", "content-type",
+    "date", "etag", "expect", "expires", "from", "host", "if-match", "if-modified-since",
+    "if-none-match", "if-range", "if-unmodified-since", "last-modified", "location",
+    "max-forwards", "pragma", "proxy-authenticate", "proxy-authorization", "range", "referer",
+    "retry-after", "server", "te", "trailer", "transfer-encoding", "upgrade", "user-agent",
+    "vary", "via", "warning", "www-authenticate", "method", "get", "status", "200 OK",
+    "version", "HTTP/1.1", "url", "public", "set-cookie", "keep-alive", "origin"]
 _TAIL = ("100101201202205206300302303304305306307402405406407408409410411412413414415416417502"
          "504505203 Non-Authoritative Information204 No Content301 Moved Permanently400 Bad "
          "Request401 Unauthorized403 Forbidden404 Not Found500 Internal Server Error501 Not "
