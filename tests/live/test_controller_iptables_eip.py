@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from live.conftest import EnvFactory
-from live.kubelet_exec import ExecKubelet
+from live.kubelet_exec import ExecCall, ExecKubelet, succeed
 from live.kubeovn_cluster import (
     KUBE_OVN,
     NS,
@@ -183,6 +183,71 @@ def test_iptables_eip_without_finalizer_matches_the_controller(
     c.wait(f"the new leader's status of {EXTERNAL}", lambda: not (
         {ip for _, ip in truth} & c.using(EXTERNAL)))
     assert {kept, gw_ext_ip} <= c.using(EXTERNAL)
+    code, report, _ = c.scan(capsys)
+    d.expect("after the restart: warnings and errors", brief(problems(report)), [])
+    d.expect("after the restart: exit code", code, 0)
+    d.check()
+
+
+def test_pending_iptables_eip_matches_the_controller(
+        cluster: Cluster, kubelet: ExecKubelet, capsys: pytest.CaptureFixture[str]) -> None:
+    """The gateway refuses eip-add: the allocator has filed an address under the EIP's name,
+    the EIP has no status and no finalizer. That address is the EIP's allocation in flight
+    (not a leak) until the EIP is deleted: then nothing releases it (v1.14.10's
+    handleDelIptablesEip does nothing), and it is a leak."""
+    c = cluster
+    nat_gateway(c, kubelet)
+    kept = iptables_eip(c, "eip-kept")
+
+    def refuse_eip_add(call: ExecCall) -> tuple[int, bytes, bytes]:
+        if "eip-add" in (call.command[-1] if call.command else ""):
+            return 1, b"", b"RTNETLINK answers: Operation not permitted\n"
+        return succeed(call)
+    kubelet.answer = refuse_eip_add
+    c.create(f"{KUBE_OVN}/iptables-eips", {
+        "apiVersion": "kubeovn.io/v1", "kind": "IptablesEIP", "metadata": {"name": "eip-stuck"},
+        "spec": {"natGwDp": GW}})
+    # The address the allocator gave it is the one the controller asks the gateway to add.
+    tried = c.wait("the controller tries eip-add for eip-stuck", lambda: [
+        op.split()[1].split("/")[0] for op in exec_ops(kubelet)
+        if op.startswith("eip-add") and not op.startswith(f"eip-add {kept}/")])
+    stuck = tried[0]
+    eip = c.get(f"{KUBE_OVN}/iptables-eips/eip-stuck")
+    assert not (eip.get("status") or {}).get("ip") and not eip["metadata"].get("finalizers")
+    # enqueueAddIptablesEip does not recompute the subnet status; any update of the EIP does
+    # (enqueueUpdateIptablesEip). An operator labels it while looking into it.
+    c.merge_patch(f"{KUBE_OVN}/iptables-eips/eip-stuck",
+                  {"metadata": {"labels": {"triage": "gateway-refuses"}}})
+    c.wait(f"Subnet {EXTERNAL} counts eip-stuck's address", lambda: stuck in c.using(EXTERNAL))
+    # Only the controller log says whose that address is (the allocation line names the key);
+    # klog writes it out within seconds.
+    c.wait("the controller log has eip-stuck's allocation", lambda: any(
+        f"allocate v4 {stuck}," in ln and " for eip-stuck " in ln
+        for ln in c.log.read_text(errors="replace").splitlines()))
+
+    d = Disagreements()
+    d.context.append(f"(eip-kept {kept}; eip-stuck's allocation {stuck}; nat-gateway.sh ran: "
+                     f"{exec_ops(kubelet)})")
+    code, report, _ = c.scan(capsys)
+    d.expect("a pending IptablesEIP: leaks", leaks(report), [])
+    d.expect("a pending IptablesEIP: warnings and errors", brief(problems(report)), [])
+
+    # Deleted while pending: it never had a finalizer, and nothing releases its address.
+    c.delete(f"{KUBE_OVN}/iptables-eips/eip-stuck")
+    c.wait_gone(f"{KUBE_OVN}/iptables-eips/eip-stuck")
+    in_use = c.settled_using(EXTERNAL)
+    assert stuck in in_use, f"the controller released {stuck}: no leak built"
+    code, report, _ = c.scan(capsys)
+    assert leaks(report) == [(EXTERNAL, stuck)], brief(problems(report))
+    d.expect("deleted while pending: warnings and errors besides the leak",
+             brief(f for f in problems(report) if f["check"] != "leaked-ip"), [])
+    d.expect("deleted while pending: exit code", code, 4)
+
+    kubelet.answer = succeed
+    c.restart_controller()
+    c.wait(f"Subnet {EXTERNAL} Ready under the new leader", lambda: c.ready_subnet(EXTERNAL))
+    c.wait(f"the new leader releases {stuck}", lambda: stuck not in c.using(EXTERNAL))
+    assert kept in c.using(EXTERNAL)
     code, report, _ = c.scan(capsys)
     d.expect("after the restart: warnings and errors", brief(problems(report)), [])
     d.expect("after the restart: exit code", code, 0)
