@@ -13,7 +13,9 @@ success).
 
 Then the operator's mistake: one EIP's finalizer stripped, the EIP deleted. Whatever the real
 controller leaves is the truth (its subnet status, then a real restart); eipfsck must report
-exactly that, and a live IptablesEIP next to it is its negative control.
+exactly that, and a live IptablesEIP next to it is its negative control. A second test has the
+gateway refuse eip-add: the allocation the EIP never gets written is in flight, not leaked,
+until the EIP is deleted while pending.
 """
 
 from __future__ import annotations
