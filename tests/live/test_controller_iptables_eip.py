@@ -152,6 +152,9 @@ def test_iptables_eip_without_finalizer_matches_the_controller(
     lost = iptables_eip(c, "eip-lost")
     c.wait(f"Subnet {EXTERNAL} counts both EIPs and the gateway's attachment",
            lambda: {kept, lost, gw_ext_ip} <= c.using(EXTERNAL))
+    # Each step of the EIPs' add handlers (spec, status, labels, finalizer) has the status
+    # recomputed; the count follows the labels: scan once it has stopped changing.
+    c.settled_using(EXTERNAL)
     assert {f"eip-add {kept}/24", f"eip-add {lost}/24"} <= set(exec_ops(kubelet)), \
         exec_ops(kubelet)
 
@@ -226,6 +229,7 @@ def test_pending_iptables_eip_matches_the_controller(
     c.wait("the controller log has eip-stuck's allocation", lambda: any(
         f"allocate v4 {stuck}," in ln and " for eip-stuck " in ln
         for ln in c.log.read_text(errors="replace").splitlines()))
+    c.settled_using(EXTERNAL)
 
     d = Disagreements()
     d.context.append(f"(eip-kept {kept}; eip-stuck's allocation {stuck}; nat-gateway.sh ran: "
