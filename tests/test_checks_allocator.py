@@ -165,6 +165,92 @@ def test_leak_names_its_former_owner_from_the_controller_log(tmp_path: Path) -> 
     assert "ipt-eip-2" in leak.evidence["former_owner"]
 
 
+def _pending_iptables_eip(c: Cluster, name: str = "eip-stuck", subnet: str = "external",
+                          status: dict[str, object] | None = None) -> None:
+    # As v1.14.10 leaves it while its NAT gateway refuses eip-add: no status, no spec address,
+    # no labels, no finalizer (tests/live/test_controller_iptables_eip.py).
+    c.add("iptables-eips.kubeovn.io", k8s(name, spec={"natGwDp": "gw1",
+                                                      "externalSubnet": subnet},
+                                          status=status or {}))
+
+
+_STUCK_LOG = ["I1207 06:48:35.308814   26522 ipam.go:61] allocate v4 172.30.0.13, v6 , mac "
+              "3e:e6:18:fe:76:de for eip-stuck from subnet external"]
+
+
+def _leaks_with_log(c: Cluster, tmp_path: Path, log: list[str]) -> list[Finding]:
+    model = build_model(load_snapshot(c.write(tmp_path)),
+                        allocations=parse_allocations(log, "ctl.log"))
+    return [f for f in run_checks(model).findings if f.check == "leaked-ip"]
+
+
+def test_pending_eips_allocation_from_the_log_is_in_flight_not_leaked(tmp_path: Path) -> None:
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.13"])
+    _pending_iptables_eip(c)
+    assert _leaks_with_log(c, tmp_path, _STUCK_LOG) == []
+    model = build_model(load_snapshot(c.write(tmp_path)),
+                        allocations=parse_allocations(_STUCK_LOG, "ctl.log"))
+    (claim,) = [x for x in model.inventory.claims if str(x.address) == "172.30.0.13"]
+    assert (claim.role, str(claim.ref), claim.key) == ("inflight", "IptablesEIP eip-stuck",
+                                                       "eip-stuck")
+    assert claim.field == "controller log ctl.log:1"
+
+
+def test_pending_eips_allocation_negative_controls(tmp_path: Path) -> None:
+    # Without the log nothing says which address is the EIP's: still a leak candidate
+    # (and repair holds the subnet: it has an allocation in flight).
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.13"])
+    _pending_iptables_eip(c)
+    assert ips(found(c, tmp_path, "leaked-ip")) == ["172.30.0.13"]
+    # The log's key is no pending object: the EIP was deleted while pending.
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.13"])
+    assert ips(_leaks_with_log(c, tmp_path / "gone", _STUCK_LOG)) == ["172.30.0.13"]
+    # An EIP of that name exists in another subnet only.
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.13"])
+    c.subnet("other", "172.31.0.0/24")
+    _pending_iptables_eip(c, subnet="other")
+    assert ips(_leaks_with_log(c, tmp_path / "other", _STUCK_LOG)) == ["172.30.0.13"]
+    # The EIP of that name has its own address: the logged one is not in flight.
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.13", "172.30.0.14"])
+    _pending_iptables_eip(c, status={"ip": "172.30.0.14", "ready": True})
+    assert ips(_leaks_with_log(c, tmp_path / "own", _STUCK_LOG)) == ["172.30.0.13"]
+    # Its delete handler ran after the allocation: that name's former object held it, and a
+    # new object of the same name has not been given an address yet.
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.13"])
+    _pending_iptables_eip(c)
+    log = [*_STUCK_LOG, "I1207 06:49:00.000000   26522 vpc_nat_gw_eip.go:337] handle delete "
+           "iptables eip eip-stuck"]
+    assert ips(_leaks_with_log(c, tmp_path / "deleted", log)) == ["172.30.0.13"]
+
+
+def test_pending_eips_allocation_is_a_legitimate_count_delta(tmp_path: Path) -> None:
+    # usingIPs selects IptablesEIPs by the subnet label their add handler writes with the
+    # status: the allocation in flight is in the using range but not in the count.
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.13"], count=0)
+    _pending_iptables_eip(c)
+    model = build_model(load_snapshot(c.write(tmp_path)),
+                        allocations=parse_allocations(_STUCK_LOG, "ctl.log"))
+    assert [f.check for f in run_checks(model).findings
+            if f.severity in ("warning", "error")] == []
+    # Negative control: a live pod (its IP CR deleted) on that address is an owner the count
+    # leaves out, and that is said.
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.13"], count=0)
+    c.pod("a", "ns1", "172.30.0.13", "external")
+    model = build_model(load_snapshot(c.write(tmp_path / "pod")),
+                        allocations=parse_allocations(_STUCK_LOG, "ctl.log"))
+    (mismatch,) = [f for f in run_checks(model).findings if f.check == "status-count-mismatch"]
+    assert [(d["ip"], d["reason"]) for d in mismatch.evidence["delta"]] == [
+        ("172.30.0.13", "held by an owner the count does not include")]
+
+
 def test_pending_static_ip_pod_is_the_leaks_victim_not_its_owner(tmp_path: Path) -> None:
     # Issue 11 item 6: "my static-IP pod won't start". 10.0.0.7 is held under a leaked key;
     # the pod asking for it gets ErrConflict and stays Pending.

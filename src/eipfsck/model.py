@@ -30,7 +30,13 @@ from eipfsck.kubeovn.names import (
     settings_from_args,
 )
 from eipfsck.kubeovn.northbound import NbRef, NbView, map_northbound, nb_version
-from eipfsck.kubeovn.owners import PROTECTING_ROLES, Claim, Inventory, build_inventory
+from eipfsck.kubeovn.owners import (
+    PROTECTING_ROLES,
+    Claim,
+    Inventory,
+    build_inventory,
+    pending_allocation_claims,
+)
 from eipfsck.kubeovn.restore import OneFamilyOwner, one_family_owners
 from eipfsck.kubeovn.subnet import SubnetInfo, SubnetLocator, read_subnet
 from eipfsck.snapshot import Snapshot
@@ -203,6 +209,8 @@ def build_model(snap: Snapshot, settings: Settings | None = None,
         subnets[info.name] = info
     locator = SubnetLocator(subnets.values())
     inventory = build_inventory(snap, subnets, settings)
+    if allocations:
+        inventory.claims.extend(pending_allocation_claims(inventory, allocations))
     # The version decides how NB rows are read (Load_Balancer rows carry no vendor before
     # v1.15), and NB_Global is where v1.15+ records it: read that first.
     nb_global = NbView(version=nb_version(snap)) if snap.nb is not None else None

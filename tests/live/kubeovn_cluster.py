@@ -123,17 +123,24 @@ class Cluster:
 
     # -- what a kubelet or a user does --------------------------------------------------------
 
-    def node(self, name: str, ip: str) -> dict[str, Any]:
+    def node(self, name: str, ip: str, kubelet_port: int | None = None) -> dict[str, Any]:
+        """A Node as its kubelet registers it. With `kubelet_port` (a kubelet_exec.ExecKubelet
+        on `ip`), the apiserver reaches that node's kubelet there: the Hostname address is left
+        out, since the apiserver prefers it and cannot resolve it."""
         self.create("/api/v1/nodes", {"apiVersion": "v1", "kind": "Node",
                                       "metadata": {"name": name,
                                                    "labels": {"kubernetes.io/hostname": name,
                                                               "kubernetes.io/os": "linux"}}})
-        self.request("PATCH", f"/api/v1/nodes/{name}/status", {"status": {
+        status: dict[str, Any] = {
             "addresses": [{"type": "InternalIP", "address": ip},
                           {"type": "Hostname", "address": name}],
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                            "lastHeartbeatTime": now(), "lastTransitionTime": now()}]}},
-            "application/merge-patch+json")
+                            "lastHeartbeatTime": now(), "lastTransitionTime": now()}]}
+        if kubelet_port is not None:
+            status["addresses"] = status["addresses"][:1]
+            status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": kubelet_port}}
+        self.request("PATCH", f"/api/v1/nodes/{name}/status", {"status": status},
+                     "application/merge-patch+json")
         return self.wait(f"Node {name} gets its join address",
                          lambda: self.annotated(f"/api/v1/nodes/{name}",
                                                 "ovn.kubernetes.io/ip_address"))

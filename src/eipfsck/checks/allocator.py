@@ -10,7 +10,7 @@ from eipfsck.checks.finding import Finding, claim_json
 from eipfsck.intervals import IntervalSet
 from eipfsck.kubeovn import names as n
 from eipfsck.kubeovn.counting import CountIndex, count_eras, ip_cr_rules
-from eipfsck.kubeovn.owners import PROTECTING_ROLES, AddrCR, Claim
+from eipfsck.kubeovn.owners import PENDING_ALLOCATION, PROTECTING_ROLES, AddrCR, Claim
 from eipfsck.kubeovn.restore import OneFamilyOwner
 from eipfsck.kubeovn.status import STATUS_FIELDS, format_ranges
 from eipfsck.kubeovn.subnet import FamilySpace, SubnetInfo
@@ -425,6 +425,20 @@ def _range_delta(model: Model, s: SubnetInfo, fs: FamilySpace, counted: list[Any
                            "reason": f"held but not counted by the {era} rules",
                            "legitimate": True})
     uncounted = uncounted - IntervalSet.of_points(skipped)
+    # An allocation in flight: the count selects the CR by the labels its add handler writes
+    # with its status, after the allocation (kubeovn/owners.py pending_allocation_claims).
+    pending = {}
+    for lo, hi in (uncounted & model.space(s.name, fam).claimed).intervals:
+        for value in range(lo, hi + 1):  # claimed addresses: bounded by the objects
+            mine = [c for c in model.claims_at(s.name, Address(fam, value))
+                    if c.note == PENDING_ALLOCATION]
+            if mine:
+                pending[value] = mine[0]
+    for value, claim in sorted(pending.items()):
+        deltas.append({"delta": "-1", "ip": format_ip(fam, value), "object": str(claim.ref),
+                       "reason": "allocated in flight: counted once its status is written",
+                       "legitimate": True})
+    uncounted = uncounted - IntervalSet.of_points(pending)
     for value in uncounted.lowest(64):
         claims = model.claims_at(s.name, Address(fam, value))
         who = ", ".join(str(c.ref) for c in claims if c.role == "owner")

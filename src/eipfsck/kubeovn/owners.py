@@ -11,15 +11,17 @@ a role, because not every mention of an IP is an allocation:
 - released: a pod that is no longer alive and neither a StatefulSet's nor a VM's: the
   controller released its IP when it completed (pkg/controller/pod.go, handleUpdatePod
   queues the delete), so its leftover annotation keeps nothing;
-- inflight: a request (a static IP not yet allocated, a CR without status);
+- inflight: a request (a static IP not yet allocated, a CR without status, the address the
+  controller log shows allocated under the name of a CR without status);
 - external: an address Kubernetes uses that Kube-OVN does not allocate (LB ingress).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from eipfsck.addresses import Address, split_ips, try_parse_ip
 from eipfsck.kubeovn import names as n
@@ -27,6 +29,9 @@ from eipfsck.kubeovn.names import Settings
 from eipfsck.kubeovn.refs import Ref
 from eipfsck.kubeovn.subnet import SubnetInfo
 from eipfsck.snapshot import Snapshot, parse_time
+
+if TYPE_CHECKING:
+    from eipfsck.controller_log import Allocation
 
 Role = Literal["owner", "record", "stale", "released", "inflight", "external"]
 # Roles whose claim keeps an address out of leaked-ip.
@@ -589,3 +594,35 @@ class _Builder:
 def build_inventory(snap: Snapshot, subnets: dict[str, SubnetInfo],
                     settings: Settings) -> Inventory:
     return _Builder(snap, subnets, settings).build()
+
+
+# The note of a claim pending_allocation_claims makes.
+PENDING_ALLOCATION = "allocated under its name; status not written yet"
+
+
+def pending_allocation_claims(inv: Inventory,
+                              allocations: Mapping[tuple[str, Address], Allocation]
+                              ) -> list[Claim]:
+    """The addresses the allocator holds for Vips, OvnEips and IptablesEIPs whose status is
+    not written yet, as the controller log names them.
+
+    Their add handlers allocate under the object's name first and write the status last
+    (pkg/controller vip.go `handleAddVirtualIP`, ovn_eip.go `handleAddOvnEip`,
+    vpc_nat_gw_eip.go `handleAddIptablesEip`). An IptablesEIP's status waits for `eip-add`
+    to succeed in its NAT gateway pod (exec): while the gateway refuses it, the handler
+    retries, the allocator keeps the address under the name and the subnet status counts it
+    in use. That address is the object's allocation in flight, not a leak; only the log says
+    which one it is (the last allocation of that address, filed under the name, in the
+    object's subnet, with no delete handler for that name after it)."""
+    pending = {(cr.subnet, cr.ref.name): cr for cr in inv.addr_crs() if not cr.addresses}
+    if not pending:
+        return []
+    out = []
+    for (subnet, addr), alloc in allocations.items():
+        cr = pending.get((subnet, alloc.key))
+        if cr is None or alloc.kind is not None:
+            continue
+        out.append(Claim(addr, subnet, "inflight", cr.ref, cr.ref.name,
+                         f"controller log {alloc.source}:{alloc.line_no}", restored=False,
+                         note=PENDING_ALLOCATION))
+    return out
