@@ -326,7 +326,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "(default: generate one with gen_snapshot.py)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (default 3)")
     ap.add_argument("--scale", action="store_true",
-                    help="also run at 1/4, 1/2 and full object counts (time per object)")
+                    help="also run at 1/8, 1/4, 1/2 and full object counts (time per "
+                         "object, memory per byte)")
     ap.add_argument("--subnet-size-check", action="store_true",
                     help="also compare scan time with IPv6 subnets /64 versus /120")
     gen = ap.add_argument_group("generated snapshots (gen_snapshot.py options)")
