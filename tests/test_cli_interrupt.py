@@ -38,6 +38,14 @@ def _open_writer(fifo: Path, proc: subprocess.Popen[str]) -> int:
         time.sleep(0.05)
 
 
+def _sigint_default() -> None:
+    # A shell without job control starts background commands with SIGINT ignored, and a
+    # process that inherits an ignored SIGINT keeps ignoring it (CPython installs its handler
+    # only over the default). A terminal's Ctrl-C reaches a process with the default, so the
+    # child gets that, whatever runs this suite (CI launched in the background did not).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("exe", ["eipfsck", "kubectl-eipfsck"])
 def test_ctrl_c_during_a_scan_exits_32_with_one_line(exe: str, tmp_path: Path) -> None:
     fifo = tmp_path / "controller.log"
@@ -46,7 +54,8 @@ def test_ctrl_c_during_a_scan_exits_32_with_one_line(exe: str, tmp_path: Path) -
     proc = subprocess.Popen(
         [str(BIN / exe), "scan", "--snapshot", "examples/healthy-cluster",
          "--controller-log", str(fifo), "-o", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env,
+        preexec_fn=_sigint_default)
     writer = _open_writer(fifo, proc)
     try:
         proc.send_signal(signal.SIGINT)
