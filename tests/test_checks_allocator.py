@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from builders import Cluster, k8s
 
 from eipfsck.checks.finding import Finding
@@ -163,6 +164,46 @@ def test_leak_names_its_former_owner_from_the_controller_log(tmp_path: Path) -> 
     (leak,) = [f for f in run_checks(model).findings if f.check == "leaked-ip"]
     assert leak.evidence["ipam_key"] == "ipt-eip-2"
     assert "ipt-eip-2" in leak.evidence["former_owner"]
+
+
+_WEB_ALLOC = ("I1207 06:40:01.000001       1 ipam.go:61] allocate v4 172.30.0.21, v6 , mac "
+              "8e:00:00:00:00:21 for ns1/web-0 from subnet external")
+
+
+def _release(key: str = "ns1/web-0", subnet: str = "external", ip: str = "172.30.0.21",
+             mac: str = "8e:00:00:00:00:21") -> str:
+    # As pkg/ipam/subnet.go releaseAddr logs it (v1.12 to v1.16).
+    return (f"I1207 06:40:09.000002       1 subnet.go:569] release v4 {ip} mac {mac} from "
+            f"subnet {subnet} for {key}, add ip to released list")
+
+
+def test_a_leak_says_when_the_log_shows_its_address_released(tmp_path: Path) -> None:
+    # v1.14.10's handleDeletePod can publish the status between deleting the pod's IP CR and
+    # releasing its address: the using range keeps it. Still reported, with the release.
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.21"])
+    (leak,) = _leaks_with_log(c, tmp_path, [_WEB_ALLOC, _release()])
+    assert leak.severity == "error"
+    assert leak.evidence["released_in_log"] == {"line": 2, "time": "1207 06:40:09.000002"}
+    assert "released after that (line 2)" in leak.message
+
+
+@pytest.mark.parametrize("log", [
+    [_WEB_ALLOC, _release(key="ns1/web-1")],            # another key released it
+    [_release(), _WEB_ALLOC],                           # released, then allocated again
+    [_WEB_ALLOC, _release(subnet="other")],             # another subnet's address
+    [_WEB_ALLOC, _release(ip="172.30.0.22")],           # another address
+    [_WEB_ALLOC, "I1207 06:40:09.000002       1 ipam.go:90] release v4 172.30.0.21 "
+                 "for ns1/web-0"],                      # before v1.11: no subnet, unusable
+])
+def test_a_leak_shows_no_release_the_log_does_not_make(tmp_path: Path,
+                                                       log: list[str]) -> None:
+    c = Cluster()
+    c.subnet("external", "172.30.0.0/24", using=["172.30.0.21"])
+    (leak,) = _leaks_with_log(c, tmp_path, log)
+    assert leak.evidence["ipam_key"] == "ns1/web-0"
+    assert "released_in_log" not in leak.evidence
+    assert "released after" not in leak.message
 
 
 def _pending_iptables_eip(c: Cluster, name: str = "eip-stuck", subnet: str = "external",

@@ -6,6 +6,12 @@ IPv4-only and IPv6-only variants and an "from ippool P in subnet S" form, and, f
 statically requested address (GetStaticAddress, v1.14.35+, v1.15.7+, v1.16), "allocate
 static ip A, mac M for KEY from subnet S". The last such line for a leaked address names
 the key that still holds it.
+
+A release is logged too (pkg/ipam/subnet.go `releaseAddr`, v1.12 to v1.16): "release v4 A mac
+M from subnet S for KEY, " and why ("add ip to released list", "ip is in reserved list",
+"ignore ip"). Not every release writes a line (the first reason only when the address enters
+the pool's released list), so a missing line proves nothing; a line after the last allocation,
+for the same key, says the allocator let the address go.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ _DELETE = re.compile(r"(?:^|\] )handle (?:(?:del|deleting) (?P<ovn>ovn eip)"
                      r"|delete (?P<ipt>iptables eip)|(?:delete|deleting) (?P<vip>vip)) "
                      r"(?P<key>[^\s()]+)(?: \(without finalizer\))?\s*$")
 _DELETE_KIND = {"ovn": "OvnEip", "ipt": "IptablesEIP", "vip": "Vip"}
+_RELEASE = re.compile(r"release v[46] (?P<ip>[^,\s]+) mac (?P<mac>\S*) from subnet "
+                      r"(?P<subnet>\S+) for (?P<key>[^,\s]+),")
 _KLOG_TIME = re.compile(r"^[IWEF](\d{4} \d\d:\d\d:\d\d\.\d+)")
 
 
@@ -50,14 +58,27 @@ class Allocation:
     source: str
     kind: str | None = None  # the kind whose delete handler released the key after this
     kind_line: int | None = None  # the line that names that kind
+    # The allocator's release of this address for this key, logged after this allocation.
+    released_line: int | None = None
+    released_time: str | None = None
 
 
 def parse_allocations(lines: Iterable[str], source: str) -> dict[tuple[str, Address], Allocation]:
     """The last allocation of each (subnet, address) seen in the log, with the kind of its
-    key when a delete handler names that key after the allocation."""
+    key when a delete handler names that key after the allocation, and the release of the
+    address for that key when one is logged after the allocation."""
     out: dict[tuple[str, Address], Allocation] = {}
     deleted: dict[str, list[tuple[int, str]]] = {}
+    released: dict[tuple[str, Address], list[tuple[int, str, str | None]]] = {}
     for no, line in enumerate(lines, start=1):
+        if "release v" in line:
+            r = _RELEASE.search(line)
+            addr = try_parse_ip(r.group("ip")) if r is not None else None
+            if r is not None and addr is not None:
+                t = _KLOG_TIME.match(line)
+                released.setdefault((r.group("subnet"), addr), []).append(
+                    (no, r.group("key"), t.group(1) if t else None))
+            continue
         if "handle del" in line:
             d = _DELETE.search(line)
             if d is not None:
@@ -82,6 +103,10 @@ def parse_allocations(lines: Iterable[str], source: str) -> dict[tuple[str, Addr
         after = [(no, kind) for no, kind in deleted.get(alloc.key, []) if no > alloc.line_no]
         if after:
             out[k] = replace(alloc, kind=after[0][1], kind_line=after[0][0])
+        let_go = [(no, t) for no, key, t in released.get(k, [])
+                  if no > alloc.line_no and key == alloc.key]
+        if let_go:
+            out[k] = replace(out[k], released_line=let_go[0][0], released_time=let_go[0][1])
     return out
 
 

@@ -19,6 +19,9 @@ import pytest
 from live.conftest import EnvFactory
 from live.kubeovn_cluster import KUBE_OVN, Cluster, Disagreements, brief, problems, started
 
+from eipfsck.addresses import parse_ip
+from eipfsck.controller_log import parse_allocations
+
 pytestmark = pytest.mark.usefixtures("ovn_tools")
 
 
@@ -97,6 +100,17 @@ def test_vip_and_pod_ip_cr_without_finalizer_match_the_controller(
         if not x["legitimate"] and x["reason"] != "no owner"),
         [(pod_ip, "held by an owner the count does not include")])
     d.expect("exit code", code, 4)
+    # The controller's own log, read as eipfsck reads it: app-3x's address was released by
+    # the allocator after its allocation (releaseAddr's line, for its key), app-2x's never was,
+    # and the leak carries no release it did not have.
+    allocs = parse_allocations(c.log.read_text(errors="replace").splitlines(), "log")
+    d.expect("the log's releases after the last allocation (app-3x, app-2x)",
+             [(ip, allocs[("ovn-default", parse_ip(ip))].released_line is not None)
+              for ip in (released_ip, leaked_ip)],
+             [(released_ip, True), (leaked_ip, False)])
+    d.expect("app-2x's leak without a release in its evidence",
+             [("released_in_log" in f["evidence"]) for f in report["findings"]
+              if f["check"] == "leaked-ip" and f["ip"] == leaked_ip], [False])
 
     # The real controller's restart is the proof: what eipfsck called leaked is released, the
     # live owners keep theirs.

@@ -64,7 +64,9 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "any record is written), so one observation is never enough to act.",
         "the status range that lists the IP; every owner kind that was searched; the NB rows "
         "that still carry the IP; the IPAM key from the controller log when one was given, and "
-        "the former owner's kind when its delete handler logged it; "
+        "the former owner's kind when its delete handler logged it, and the release when the "
+        "log shows the allocator let it go after that allocation (then the status may only lag: "
+        "it catches up at the next event in the subnet); "
         '"confirmed": false until two scans a grace period apart agree.',
         "Confirm with a second scan a few minutes later. Clean the NB rows that carry the IP "
         "first (see the orphan-nb-* findings). Then release the entry the controller's own way: "
