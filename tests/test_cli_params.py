@@ -4,16 +4,19 @@ parameter of every command, the same value of the same type, or the same error m
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
+from clirun import run
 from typer._coercion import build_runtime_param
 
 from eipfsck.cli import app
 from eipfsck.cliparams import FastValue
 
 GROUP = typer.main.get_command(app)
+HEALTHY = str(Path(__file__).resolve().parent.parent / "examples" / "healthy-cluster")
 COMMANDS = {"": GROUP, **GROUP.commands}  # type: ignore[attr-defined]
 
 SAMPLES: list[Any] = [
@@ -69,3 +72,28 @@ def test_the_commands_use_it() -> None:
         kinds = {type(getattr(p, "_runtime_param", None)) for p in cmd.get_params(ctx)
                  if hasattr(p, "type_descriptor")}
         assert kinds == {FastValue}, (name, kinds)
+
+
+def test_a_typer_without_the_helpers_keeps_its_own_checks(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Typer release that renamed the private helpers: the commands are left to Typer's
+    own checks (same answers, slower), not a traceback on the first option."""
+    from typer import _param_types
+
+    from eipfsck import cliparams
+
+    monkeypatch.delattr(_param_types, "coerce_cli_choice")
+    cliparams._typer_has_helpers.cache_clear()
+    try:
+        assert cliparams._typer_has_helpers() is False
+        cmd = typer.main.get_command(app).commands["scan"]  # type: ignore[attr-defined]
+        ctx = typer.Context(cmd, info_name="scan")
+        assert not any(isinstance(getattr(p, "_runtime_param", None), FastValue)
+                       for p in cmd.get_params(ctx))
+        code, out, err = run(["scan", "--snapshot", HEALTHY, "-o", "csv"], capsys)
+        assert code == 16 and out == "" and "csv" in err
+        code, out, _ = run(["scan", "--snapshot", HEALTHY, "-o", "json"], capsys)
+        assert code == 0 and out.startswith("{")
+    finally:
+        monkeypatch.undo()
+        cliparams._typer_has_helpers.cache_clear()

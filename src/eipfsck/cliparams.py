@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import cache
 from typing import Any, get_args, get_origin
 
 import typer
@@ -105,12 +106,27 @@ def _number(kind: type, value: Any, low: Any, high: Any, ctx: Any, param: Any) -
                              param=param)
 
 
+@cache
+def _typer_has_helpers() -> bool:
+    """Whether the Typer installed has the private helpers FastValue calls (both modules are
+    loaded by `import typer` already; pydantic only when build_runtime_param runs). A release
+    that renames them leaves every command with Typer's own checks, not a traceback."""
+    try:
+        from typer import _coercion, _param_types
+    except ImportError:
+        return False
+    return (hasattr(_coercion, "build_runtime_param")
+            and hasattr(_param_types, "coerce_cli_choice"))
+
+
 class _FastParams:
     """Gives each Typer parameter of the command FastValue as its coercion, before Typer
     would build its pydantic one (Typer fills `_runtime_param` lazily when it is None)."""
 
     def get_params(self, ctx: Any) -> list[Any]:
         params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        if not _typer_has_helpers():
+            return params
         for p in params:
             if getattr(p, "_runtime_param", False) is None and hasattr(p, "type_descriptor"):
                 p._runtime_param = FastValue(p.type_descriptor)
