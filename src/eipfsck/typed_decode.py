@@ -22,7 +22,7 @@ from typing import Annotated, Any, NamedTuple, TypedDict
 
 import msgspec
 
-from eipfsck.shapes import MAX_DEPTH, MAX_SECONDS, SHAPES, _bad, bad_time
+from eipfsck.shapes import MAX_DEPTH, MAX_SECONDS, SHAPES, _bad, _values, bad_time
 
 
 class _Meta(TypedDict, total=False):
@@ -138,10 +138,6 @@ _ITEM_TYPES: dict[str, type] = {
 }
 _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {}
 
-# Only the rules of SHAPES that reach into kept spec/status/data need a check after
-# decoding; the metadata rules and the typed resources' rules are the types above.
-_TYPED_BY_SCHEMA = frozenset(_ITEM_TYPES)
-
 
 # The resource-specific rules, split once.
 _RULES = {resource: [(path.split("."), shape) for path, shape in rules.items()]
@@ -174,7 +170,9 @@ def decode_list(resource: str, data: bytes, namespaced: bool) -> Decoded | None:
     if items is None or (kind is not None and not kind.endswith("List")):
         return None
     shape = _SHAPERS.get(resource, _shape_object)
-    rules = None if resource in _TYPED_BY_SCHEMA else _RULES.get(resource)
+    # Only the rules of SHAPES that reach into kept spec/status/data need a check after
+    # decoding; the metadata rules and those of the resources in _ITEM_TYPES are the types.
+    rules = None if resource in _ITEM_TYPES else _RULES.get(resource)
     times = _TimeCheck()
     for obj in items:
         meta = obj.get("metadata")
@@ -286,7 +284,7 @@ def _shape_object(obj: dict[str, Any], rules: list[tuple[list[str], str]] | None
             return False
     if rules:
         for parts, shape in rules:
-            for value in _present(obj, parts):
+            for _, value in _values(obj, parts, ""):
                 if _bad(value, shape) is not None:
                     return False
     return True
@@ -302,23 +300,6 @@ def _within(value: Any, levels: int) -> bool:
         if (kind is dict or kind is list) and not _within(child, levels - 1):
             return False
     return True
-
-
-def _present(obj: Any, parts: list[str]) -> list[Any]:
-    """shapes._values without the printed paths: every present value at `parts`."""
-    if not parts:
-        return [obj]
-    head = parts[0]
-    each = head.endswith("[]")
-    key = head.removesuffix("[]")
-    if type(obj) is not dict or obj.get(key) is None:
-        return []
-    value = obj[key]
-    if not each:
-        return _present(value, parts[1:])
-    if type(value) is not list:
-        return []
-    return [v for element in value for v in _present(element, parts[1:])]
 
 
 _SHAPERS = {"pods": _shape_pod, "nodes": _shape_node, "deployments.apps": _shape_deployment,

@@ -502,23 +502,22 @@ class KubeCollector:
                     return failed
                 fast = decode_list(resource, answer.body, resource in NAMESPACED)
                 if fast is not None:  # the page as the reference path reads it, typed
-                    if rv is None:
-                        rv = fast.resource_version
+                    page_rv, count, token = (fast.resource_version, len(fast.items),
+                                             fast.continue_token)
                     items.extend(fast.items)
-                    self.progress.advance(resource, len(fast.items))
-                    token = fast.continue_token
                 else:
                     page = _parse(answer.body, f"{self.server}{path}")
                     meta = page.get("metadata") or {}
-                    if rv is None:
-                        rv = meta.get("resourceVersion") or None
+                    page_rv = meta.get("resourceVersion") or None
                     raw = page.get("items")
                     if not isinstance(raw, list):
-                        return _ListOutcome([], rv, [], [], "failed",
+                        return _ListOutcome([], rv or page_rv, [], [], "failed",
                                             f"{path}: the answer is not a List (no items array)")
                     self._slim_into(resource, raw, len(items) + len(bad), items, bad, rejected)
-                    self.progress.advance(resource, len(raw))
-                    token = meta.get("continue") or None
+                    count, token = len(raw), meta.get("continue") or None
+                if rv is None:
+                    rv = page_rv
+                self.progress.advance(resource, count)
                 if not token:
                     return _ListOutcome.read(items, rv, bad, rejected)
             restarts += 1
